@@ -1,0 +1,10 @@
+"""filebridge: exchanges Selldone orders, statuses and tracking with legacy ERPs through files."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("filebridge")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+source"

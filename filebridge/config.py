@@ -1,0 +1,221 @@
+"""Settings from filebridge.toml: every problem reported at once, paths resolved once.
+
+Relative paths resolve against the config file's folder, because Windows Task Scheduler starts
+programs in System32. `SELLDONE_TOKEN` in the environment wins over the file's token.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from filebridge.errors import ConfigError
+
+TOKEN_ENV = "SELLDONE_TOKEN"
+DEFAULT_API_URL = "https://api.selldone.com"
+DEFAULT_CONFIG_NAME = "filebridge.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SelldoneSettings(_Section):
+    """`[selldone]`: where the API is and who we are."""
+
+    api_url: str = DEFAULT_API_URL
+    shop_id: int = Field(gt=0)
+    token: SecretStr = SecretStr("")
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(
+                "must start with https:// (or http:// for the local sandbox)"
+            )
+        return value.rstrip("/")
+
+
+class FolderSettings(_Section):
+    """`[folders]`: absolute after loading."""
+
+    outbox: Path = Path("outbox")
+    inbox: Path = Path("inbox")
+    archive: Path = Path("archive")
+    failed: Path = Path("failed")
+    state: Path = Path("state")
+
+
+class ExportSettings(_Section):
+    """`[export]`: which orders and how they are written."""
+
+    mapping: str = "default"
+    format: Literal["csv", "xlsx"] | None = None
+    statuses: tuple[str, ...] = ("Payed",)
+    since: str = "now"
+    interval_minutes: float = Field(default=5.0, gt=0)
+    lookback_minutes: float = Field(default=10.0, ge=0)
+    page_size: int = Field(default=250, ge=1, le=250)
+    done_marker: bool = False
+
+    @field_validator("statuses")
+    @classmethod
+    def _known_statuses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        allowed = {"Payed", "COD", "Open", "Reserved", "Canceled"}
+        unknown = [s for s in value if s not in allowed]
+        if unknown:
+            raise ValueError(f"unknown status {unknown}; use some of {sorted(allowed)}")
+        if not value:
+            raise ValueError("list at least one status, e.g. ['Payed']")
+        return value
+
+
+class InboxSettings(_Section):
+    """`[inbox]`: how files are read and when they count as complete."""
+
+    mapping: str = "default"
+    settle_seconds: float = Field(default=5.0, ge=0)
+    poll_seconds: float = Field(default=10.0, gt=0)
+    polling: bool = False
+    encoding: str | None = None
+    sheet: str | None = None
+    max_file_mb: float = Field(default=20.0, gt=0)
+    empty_file_grace_seconds: float = Field(default=300.0, ge=0)
+
+
+class LimitSettings(_Section):
+    """`[limits]`: the API budget shared by export and replay."""
+
+    requests_per_minute: int = Field(default=80, ge=1)
+
+
+class LogSettings(_Section):
+    """`[log]`: console and rotating file in the state folder."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file_max_kb: int = Field(default=1024, ge=16)
+    file_backups: int = Field(default=5, ge=0)
+
+
+class Settings(_Section):
+    """The whole configuration; `source` is the file it came from (None when built in code)."""
+
+    selldone: SelldoneSettings
+    folders: FolderSettings = FolderSettings()
+    export: ExportSettings = ExportSettings()
+    inbox: InboxSettings = InboxSettings()
+    limits: LimitSettings = LimitSettings()
+    log: LogSettings = LogSettings()
+    source: Path | None = None
+
+    @property
+    def journal_path(self) -> Path:
+        return self.folders.state / "filebridge.sqlite3"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.folders.state / "filebridge.lock"
+
+    @property
+    def log_path(self) -> Path:
+        return self.folders.state / "filebridge.log"
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective settings as plain data with the token shown as `***`."""
+        data = self.model_dump(mode="json")
+        data["selldone"]["token"] = (
+            "***" if self.selldone.token.get_secret_value() else ""
+        )
+        return data
+
+
+def _problem_text(error: Mapping[str, Any]) -> str:
+    key = ".".join(str(part) for part in error.get("loc", ()))
+    message = str(error.get("msg", "invalid"))
+    if error.get("type") == "extra_forbidden":
+        message = "unknown key (check the spelling against the README's settings table)"
+    elif error.get("type") == "missing":
+        message = "missing; this key is required"
+    return f"{key}: {message}"
+
+
+def _resolve_folders(raw_folders: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    resolved: dict[str, Any] = dict(raw_folders)
+    for name, value in raw_folders.items():
+        if isinstance(value, str) and value:
+            path = Path(value).expanduser()
+            # A UNC path (\\server\share\...) is absolute on Windows; keep it as written.
+            if not path.is_absolute() and not value.startswith(("\\\\", "//")):
+                path = base / path
+            resolved[name] = path
+    return resolved
+
+
+def build_settings(
+    raw: Mapping[str, Any],
+    *,
+    base_dir: Path,
+    source: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Validate raw TOML data; relative folders resolve against `base_dir`."""
+    env = os.environ if environ is None else environ
+    data: dict[str, Any] = dict(raw.items())
+    folders = {
+        name: getattr(FolderSettings(), name).as_posix()
+        for name in FolderSettings.model_fields
+    }
+    if isinstance(data.get("folders"), Mapping):
+        folders.update(data["folders"])
+    data["folders"] = _resolve_folders(folders, base_dir)
+    selldone = dict(data.get("selldone") or {})
+    env_token = env.get(TOKEN_ENV, "").strip()
+    if env_token:
+        selldone["token"] = env_token
+    data["selldone"] = selldone
+    data["source"] = source
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        where = f" in {source}" if source else ""
+        raise ConfigError(
+            f"The configuration{where} has {exc.error_count()} problem(s):",
+            problems=[_problem_text(e) for e in exc.errors()],
+        ) from exc
+
+
+def load_settings(path: Path, *, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate a filebridge.toml file."""
+    path = path.expanduser().absolute()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"Config file {path} does not exist.",
+            hint="Create one with `filebridge init DIR`, then pass it with -c.",
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"Config file {path} is not valid TOML: {exc}.",
+            hint="Check quotes around paths; on Windows write paths with / "
+            "or in single quotes ('C:\\ERP\\inbox').",
+        ) from exc
+    return build_settings(raw, base_dir=path.parent, source=path, environ=environ)
