@@ -19,6 +19,7 @@ PURE = {
     "inbound_mapping",
     "table_model",
 }
+# ratelimit is not an adapter of its own: it is the client's part, owned by selldone.py.
 ADAPTERS = {
     "config",
     "readers",
@@ -27,7 +28,6 @@ ADAPTERS = {
     "journal",
     "locking",
     "log",
-    "ratelimit",
 }
 IO_LIBS = {
     "requests",

@@ -1,0 +1,63 @@
+"""The log of API requests the sandbox received, in arrival order."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Call:
+    """One API request as received; `status` 0 means the connection was dropped."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    status: int
+    body: object | None
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "status": self.status,
+            "body": self.body,
+            "at": self.at,
+        }
+
+
+class CallLog:
+    """Thread-safe; a call is listed once its answer is decided, ordered by arrival."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next_seq = 0
+        self._cleared_before = 0
+        self._done: dict[int, Call] = {}
+
+    def begin(self) -> tuple[int, float]:
+        """Reserve the arrival slot of a request; returns (sequence, time.time())."""
+        with self._lock:
+            seq = self._next_seq
+            self._next_seq += 1
+        return seq, time.time()
+
+    def finish(self, seq: int, call: Call) -> None:
+        with self._lock:
+            if (
+                seq >= self._cleared_before
+            ):  # requests in flight during clear() stay out
+                self._done[seq] = call
+
+    def calls(self) -> list[Call]:
+        with self._lock:
+            return [self._done[seq] for seq in sorted(self._done)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._done.clear()
+            self._cleared_before = self._next_seq
