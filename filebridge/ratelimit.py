@@ -1,0 +1,104 @@
+"""Client-side request budget: at most N request starts in any sliding window.
+
+One `RateLimiter` is shared by everything that uses the same token (export and replay),
+because Selldone's 80 requests/minute budget is per credentials (selldone-api.md §8).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+__all__ = ["DEFAULT_MARGIN_S", "DEFAULT_WINDOW_S", "RateLimiter"]
+
+DEFAULT_WINDOW_S = 60.0
+DEFAULT_MARGIN_S = 0.1
+"""Extra spacing added to the window, so that network jitter between our clock and the
+server's (a request that started later arriving sooner) cannot squeeze N+1 requests into
+one of the server's windows."""
+
+
+class RateLimiter:
+    """A sliding-window log limiter: `acquire()` blocks until a request may start.
+
+    Guarantee: in any interval shorter than `window_seconds + margin_seconds` at most
+    `per_window` calls of `acquire()` return. It keeps the start times of the last
+    `per_window` requests, so it never bursts beyond the budget (unlike a token bucket
+    that starts full after a quiet period *and* refills within the same minute).
+
+    `pause_until(t)` stops every user of the limiter until the clock reaches `t`; the
+    client calls it on 429 with the server's `Retry-After`.
+
+    Thread-safe: the lock is held only for bookkeeping, never while sleeping, so a
+    `pause_until` from one thread takes effect for threads already waiting.
+    `clock` and `sleep` are injectable for tests (a fake clock advanced by a fake sleep).
+    """
+
+    def __init__(
+        self,
+        per_window: int,
+        *,
+        window_seconds: float = DEFAULT_WINDOW_S,
+        margin_seconds: float = DEFAULT_MARGIN_S,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if per_window < 1:
+            raise ValueError("per_window must be at least 1")
+        if window_seconds <= 0 or margin_seconds < 0:
+            raise ValueError("window_seconds must be > 0 and margin_seconds >= 0")
+        self.per_window = per_window
+        self.window_seconds = window_seconds
+        self.margin_seconds = margin_seconds
+        self._span = window_seconds + margin_seconds
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._starts: deque[float] = deque()
+        self._paused_until = float("-inf")
+
+    def __repr__(self) -> str:
+        return (
+            f"RateLimiter(per_window={self.per_window}, "
+            f"window_seconds={self.window_seconds})"
+        )
+
+    def acquire(self) -> float:
+        """Block until one more request may start, record its start; return seconds waited."""
+        waited = 0.0
+        while True:
+            delay = self._try_start()
+            if delay <= 0:
+                return waited
+            self._sleep(delay)
+            waited += delay
+
+    def _try_start(self) -> float:
+        """Record a start and return 0, or return how long to wait before trying again."""
+        with self._lock:
+            now = self._clock()
+            if now < self._paused_until:
+                return self._paused_until - now
+            horizon = now - self._span
+            while self._starts and self._starts[0] <= horizon:
+                self._starts.popleft()
+            if len(self._starts) < self.per_window:
+                self._starts.append(now)
+                return 0.0
+            return self._starts[0] - horizon
+
+    def pause_until(self, until: float) -> None:
+        """No request starts before `until` (on this limiter's clock); never shortens."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, until)
+
+    def pause_for(self, seconds: float) -> None:
+        """`pause_until(clock() + seconds)`."""
+        self.pause_until(self._clock() + seconds)
+
+    def pause_remaining(self) -> float:
+        """Seconds until a pause set by `pause_until` ends (0 when not paused)."""
+        with self._lock:
+            return max(0.0, self._paused_until - self._clock())
