@@ -11,8 +11,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-__all__ = ["DEFAULT_MARGIN_S", "DEFAULT_WINDOW_S", "RateLimiter"]
+__all__ = ["DEFAULT_MARGIN_S", "DEFAULT_WINDOW_S", "MIN_WAIT_S", "RateLimiter"]
 
+MIN_WAIT_S = 0.001
 DEFAULT_WINDOW_S = 60.0
 DEFAULT_MARGIN_S = 0.1
 """Extra spacing added to the window, so that network jitter between our clock and the
@@ -80,14 +81,16 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             if now < self._paused_until:
-                return self._paused_until - now
+                return max(self._paused_until - now, MIN_WAIT_S)
             horizon = now - self._span
             while self._starts and self._starts[0] <= horizon:
                 self._starts.popleft()
             if len(self._starts) < self.per_window:
                 self._starts.append(now)
                 return 0.0
-            return self._starts[0] - horizon
+            # Never ask for less than MIN_WAIT_S: a wait below the clock's float resolution
+            # would leave `now` unchanged and spin forever; waiting longer is always safe.
+            return max(self._starts[0] - horizon, MIN_WAIT_S)
 
     def pause_until(self, until: float) -> None:
         """No request starts before `until` (on this limiter's clock); never shortens."""
