@@ -13,13 +13,18 @@ PURE = {
     "models",
     "cells",
     "mapping",
+    "fields",
+    "dialect",
+    "order_rows",
     "validation",
     "fulfilment",
     "excel_safety",
     "inbound_mapping",
     "table_model",
+    "xlsx_guard",
 }
 # ratelimit is not an adapter of its own: it is the client's part, owned by selldone.py.
+# Nor are table_writer, csv_stream and xlsx_stream: writers.py's base class and formats.
 ADAPTERS = {
     "config",
     "readers",

@@ -1,0 +1,483 @@
+"""Pure cell parsing for inbox files: what Excel did to ids, numbers, dates, urls and lists.
+
+Every parser takes the cell's text and returns the value or a `CellProblem` saying what
+is wrong and how to fix it; `validation` adds the row and column. Nothing here guesses:
+a value with two plausible readings (`1.000` = 1 or 1000?) or that may have lost digits
+(`1.23457E+11`) is a problem, never a number.
+
+Excel damage handled (field-notes §7):
+
+* ids exported as floats: `23990.0`, `23990,00`;
+* thousands separators: space, no-break spaces and `'` always; `.` or `,` only when the
+  inbound mapping declares it (`id_thousands_separator`), because `23.990` is 23.99 in
+  one locale and 23990 in another;
+* scientific notation (`1.23457E+11`): Excel keeps only 15 significant digits and shows
+  11, so the digits are gone: always rejected with the "format as Text" hint;
+* non-ASCII digits (Persian, Arabic-Indic, full-width) become ASCII digits;
+* the `="23990"` text trick and a leading `'` text marker are unwrapped.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Final, Literal
+
+__all__ = [
+    "MAX_ID",
+    "MAX_TRACKING_CODE_LENGTH",
+    "SCIENTIFIC_HINT",
+    "CellProblem",
+    "column_letter",
+    "normalise_key",
+    "parse_date",
+    "parse_decimal",
+    "parse_item_id_lists",
+    "parse_item_ids",
+    "parse_order_id",
+    "parse_order_ids",
+    "parse_tracking_code",
+    "parse_tracking_codes",
+    "parse_tracking_url",
+]
+
+MAX_ID: Final = 2**63 - 1  # Selldone ids are signed 64-bit integers
+MAX_ID_TEXT: Final = 40  # longer cells are not ids; also bounds the regex work
+_FAST_ID_DIGITS: Final = 18  # up to 18 digits int() is cheap and below MAX_ID
+MAX_ITEMS_TEXT: Final = 20_000  # an items cell longer than this is not a list of ids
+MAX_NUMBER_TEXT: Final = 40
+MAX_TRACKING_CODE_LENGTH: Final = 255
+MAX_URL_LENGTH: Final = 2048
+
+SCIENTIFIC_HINT: Final = (
+    "format the column as Text in Excel (Format Cells > Text), retype or re-import "
+    "the numbers, and export again"
+)
+THOUSANDS_HINT: Final = (
+    "format the column as Text in Excel; if your ERP writes ids with thousands "
+    "separators, set id_thousands_separator in the inbound mapping"
+)
+
+# Separators that can only be thousands separators inside an id (never decimal points).
+_SPACE_SEPARATORS: Final = " \u00a0\u202f\u2009'\u2019"
+_SCIENTIFIC = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]*)?[eE][+-]?[0-9]+")
+_SEPARATED_DIGITS = re.compile(r"[0-9][0-9 .,'\u2019\u00a0\u202f\u2009]*[0-9]")
+_SCIENTIFIC_LINE = re.compile(r"(?m)^[0-9]+[eE][0-9]+$")  # alnum-only sci forms
+_DECIMAL_ID = re.compile(r"([0-9]+)([.,])([0-9]+)")
+_ZERO_FRACTION_ITEM = re.compile(r"([0-9]+)[.,]0+")
+_ITEM_SPLIT = re.compile(r"[;,\s]+")
+_DECIMAL_TEXT = re.compile(r"[0-9]*(?:[0-9]|\.[0-9]+)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_URL = re.compile(
+    r"(?i)https?://"
+    r"(?:[^\s/?#@]+@)?"  # user info
+    r"(?:[a-z0-9\u00a1-\uffff](?:[a-z0-9\u00a1-\uffff-]*[a-z0-9\u00a1-\uffff])?"
+    r"(?:\.[a-z0-9\u00a1-\uffff](?:[a-z0-9\u00a1-\uffff-]*[a-z0-9\u00a1-\uffff])?)*"
+    r"|\[[0-9a-f:.]+\])"  # host name or [IPv6]
+    r"(?::[0-9]{1,5})?"
+    r"(?:[/?#][^\s]*)?"
+)
+# The common case, checked cheaply; anything else goes through _URL.
+_LABEL = r"[A-Za-z0-9]+(?:-+[A-Za-z0-9]+)*"  # no backtracking: one way to match
+_URL_FAST = re.compile(
+    rf"https?://{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?(?:[/?#][!-~]*)?"
+)
+_PLAIN_DECIMAL = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?")
+_PLAIN_DECIMAL_COMMA = re.compile(r"[0-9]{1,15}(?:,[0-9]{1,15})?")
+_KEY_DROP = str.maketrans("", "", " _-\u00a0\t")
+
+
+@dataclass(frozen=True, slots=True)
+class CellProblem:
+    """Why a cell's text is not a valid value, and what the person should do."""
+
+    message: str
+    hint: str = ""
+
+
+def normalise_key(text: str) -> str:
+    """Header/word comparison key: case, spaces, underscores and hyphens ignored."""
+    return text.translate(_KEY_DROP).casefold()
+
+
+def column_letter(index: int) -> str:
+    """Excel's column name for a 0-based column index (0 → A, 26 → AA)."""
+    letters = ""
+    number = index + 1
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _unwrap(text: str) -> str:
+    """Strip whitespace, Excel's `="…"` text trick and a leading `'` text marker."""
+    value = text.strip()
+    if len(value) >= 3 and value.startswith('="') and value.endswith('"'):
+        value = value[2:-1].strip()
+    if value.startswith("'"):
+        value = value[1:].strip()
+    return value
+
+
+def _ascii_digits(text: str) -> str:
+    """Persian, Arabic-Indic, full-width … digits → ASCII; everything else unchanged."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.digit(ch)) if ch.isdecimal() else ch for ch in text)
+
+
+def _whole(value: int, what: str) -> int | CellProblem:
+    if value <= 0:
+        return CellProblem(f"{what} must be a positive whole number")
+    if value > MAX_ID:
+        return CellProblem(f"{what} is too large to be a Selldone id")
+    return value
+
+
+def _grouped_digits(text: str, separators: str) -> str | None:
+    """`23 990` → `23990` when `text` is digits grouped by threes with ONE separator."""
+    for sep in separators:
+        if sep in text:
+            head, *groups = text.split(sep)
+            if (
+                1 <= len(head) <= 3
+                and head.isdigit()
+                and groups
+                and all(len(g) == 3 and g.isdigit() for g in groups)
+            ):
+                return head + "".join(groups)
+            return None
+    return None
+
+
+def parse_order_id(
+    text: str,
+    *,
+    thousands_separator: Literal[".", ","] | None = None,
+    what: str = "order id",
+) -> int | CellProblem:
+    """The id a person meant, or a problem; never a guess (see the module docstring)."""
+    value = text.strip()
+    if len(value) <= _FAST_ID_DIGITS and value.isdigit() and value.isascii():
+        return _whole(int(value), what)  # fast path: the common, clean case
+    if len(value) > MAX_ID_TEXT:
+        return CellProblem(f"{what} is not a number", "enter only the order number")
+    value = _ascii_digits(_unwrap(value))
+    if not value:
+        return CellProblem(f"{what} is empty", "enter the order number")
+    if value.isdigit() and value.isascii():
+        return _whole(int(value), what)
+    if _SCIENTIFIC.fullmatch(value):
+        return CellProblem(
+            f"{what} is shown in scientific notation, so digits may be lost",
+            SCIENTIFIC_HINT,
+        )
+    if value[0] in "-\u2212":
+        return CellProblem(f"{what} must be a positive whole number")
+    group_seps = _SPACE_SEPARATORS + (thousands_separator or "")
+    # 1. digits grouped by threes, optionally with a zero fraction (`23 990,00`).
+    integral, fraction = value, ""
+    for dsep in ".,":
+        if dsep != thousands_separator and value.count(dsep) == 1:
+            integral, fraction = value.split(dsep)
+            break
+    grouped = _grouped_digits(integral, group_seps)
+    if grouped is not None and (not fraction or fraction.isdigit()):
+        if fraction.strip("0"):
+            return CellProblem(f"{what} is not a whole number", THOUSANDS_HINT)
+        return _whole(int(grouped), what)
+    # 2. a decimal number: `23990.0`, `23990,00`.
+    match = _DECIMAL_ID.fullmatch(value)
+    if match is None:
+        if _SEPARATED_DIGITS.fullmatch(value):
+            return CellProblem(
+                f"{what} has separators that are not thousands groups", THOUSANDS_HINT
+            )
+        return CellProblem(
+            f"{what} is not a number", "enter only the digits of the order number"
+        )
+    head, dsep, tail = match.groups()
+    if thousands_separator is None and len(head) <= 3 and len(tail) == 3:
+        # `1.000`, `23.990`: thousands separator or decimals? Both are common.
+        return CellProblem(
+            f"{what} is ambiguous: {dsep!r} may be a thousands separator or a "
+            "decimal point",
+            THOUSANDS_HINT,
+        )
+    if tail.strip("0"):
+        return CellProblem(f"{what} is not a whole number", THOUSANDS_HINT)
+    return _whole(int(head), what)
+
+
+def parse_order_ids(
+    texts: Sequence[str],
+    *,
+    thousands_separator: Literal[".", ","] | None = None,
+) -> list[int | CellProblem]:
+    """`parse_order_id` for a whole column; clean columns take a C-speed path."""
+    flat = "".join(texts)
+    if (
+        flat.isdigit()
+        and flat.isascii()
+        and "" not in texts
+        and max(map(len, texts)) <= _FAST_ID_DIGITS
+    ):
+        ids = list(map(int, texts))
+        if min(ids) > 0:
+            return list[int | CellProblem](ids)
+    return [parse_order_id(t, thousands_separator=thousands_separator) for t in texts]
+
+
+def parse_tracking_codes(texts: Sequence[str]) -> list[str | CellProblem | None]:
+    """`parse_tracking_code` for a whole column; clean columns take a C-speed path."""
+    flat = "".join(texts)
+    if (
+        flat.isalnum()
+        and flat.isascii()
+        and max(map(len, texts)) <= MAX_TRACKING_CODE_LENGTH
+        and _SCIENTIFIC_LINE.search("\n".join(texts)) is None
+    ):
+        return [t or None for t in texts]
+    return list(map(parse_tracking_code, texts))
+
+
+def _plain_item_lists(texts: Sequence[str]) -> list[tuple[int, ...] | None] | None:
+    """Every cell empty or ids separated by `;`/`,` only: the lists; else None."""
+    joined = ";".join(texts).replace(",", ";")
+    digits = joined.replace(";", "")
+    if not (
+        digits.isdigit()
+        and digits.isascii()
+        and max(map(len, joined.split(";"))) <= _FAST_ID_DIGITS
+    ):
+        return None
+    try:
+        lists = [
+            tuple(map(int, t.replace(",", ";").split(";"))) if t else None
+            for t in texts
+        ]
+    except ValueError:  # an empty id between separators: "1;;2"
+        return None
+    if any(0 in v for v in lists if v is not None):
+        return None
+    return lists
+
+
+def parse_item_id_lists(
+    texts: Sequence[str],
+) -> list[tuple[int, ...] | CellProblem | None]:
+    """`parse_item_ids` for a whole column; clean columns take a C-speed path."""
+    lists = _plain_item_lists(texts)
+    if lists is not None:
+        return [
+            v
+            if v is None or len(v) < 2 or len(set(v)) == len(v)
+            else tuple(dict.fromkeys(v))
+            for v in lists
+        ]
+    known: dict[str, tuple[int, ...] | CellProblem | None] = {}
+    for text in texts:
+        if text not in known:
+            known[text] = parse_item_ids(text)
+    return list(map(known.__getitem__, texts))
+
+
+def parse_item_ids(text: str) -> tuple[int, ...] | CellProblem | None:
+    """Confirmed item ids separated by `;`, `,` or spaces; None when the cell is empty.
+
+    A single Excel-mangled id (`4521.0`, `4521,00`) is one id, not a list ending in 0.
+    Repeated ids are kept once, in their first position.
+    """
+    value = text.strip()
+    tokens = value.split(";") if "," not in value else value.split(",")
+    digits = "".join(tokens)
+    if (
+        digits.isdigit()
+        and digits.isascii()
+        and "" not in tokens
+        and max(map(len, tokens)) <= _FAST_ID_DIGITS
+    ):
+        listed = tuple(map(int, tokens))  # fast path: "4521;4522" or "4521,4522"
+        if 0 not in listed:
+            unique = len(set(listed)) == len(listed)
+            return listed if unique else tuple(dict.fromkeys(listed))
+    value = _unwrap(value)
+    if not value:
+        return None
+    if len(value) > MAX_ITEMS_TEXT:
+        return CellProblem(
+            "too many item ids", "list at most a few hundred item ids per row"
+        )
+    value = _ascii_digits(value)
+    if _ZERO_FRACTION_ITEM.fullmatch(value):
+        single = parse_order_id(value, what="item id")
+        return single if isinstance(single, CellProblem) else (single,)
+    ids: dict[int, None] = {}
+    for token in _ITEM_SPLIT.split(value):
+        if not token:
+            continue
+        parsed = parse_order_id(token, what=f"item id {token!r}")
+        if isinstance(parsed, CellProblem):
+            return CellProblem(
+                parsed.message,
+                parsed.hint
+                or "list item ids separated by ';' (leave empty to confirm all items)",
+            )
+        ids[parsed] = None
+    return tuple(ids) or None
+
+
+def parse_decimal(
+    text: str, *, decimal_separator: Literal[".", ","] | None = None
+) -> Decimal | CellProblem:
+    """A measurement such as `12,5`, `1.234,5` or `12.5` as an exact Decimal.
+
+    With `decimal_separator=None` the separator is inferred: the last of `.`/`,` when
+    both occur; a lone `,` is a decimal comma unless it looks like a thousands group
+    (`1,250` is refused as ambiguous); a lone `.` is a decimal point. Thousands
+    separators must group digits by threes, so `12.5` is refused, not read as 125, when
+    the mapping says the decimal separator is `,`.
+    """
+    if decimal_separator == ",":
+        if _PLAIN_DECIMAL_COMMA.fullmatch(text):
+            return Decimal(text.replace(",", "."))
+    elif _PLAIN_DECIMAL.fullmatch(text):
+        return Decimal(text)
+    value = _ascii_digits(_unwrap(text))
+    if len(value) > MAX_NUMBER_TEXT:
+        return CellProblem("not a number", "enter a number such as 12.5, without units")
+    for sep in _SPACE_SEPARATORS:
+        value = value.replace(sep, "")
+    negative = value[:1] in ("-", "\u2212")
+    if value[:1] in ("-", "\u2212", "+"):
+        value = value[1:]
+    if decimal_separator is None:
+        decimal_separator = _infer_decimal_separator(value)
+        if decimal_separator is None:
+            return CellProblem(
+                "number is ambiguous: ',' may be a thousands separator or a "
+                "decimal comma",
+                "write it without thousands separators, or set "
+                "decimal_separator in the inbound mapping",
+            )
+    thousands = "," if decimal_separator == "." else "."
+    integral, _, fraction = value.partition(decimal_separator)
+    if thousands in integral:
+        grouped = _grouped_digits(integral, thousands)
+        if grouped is None:
+            return CellProblem(
+                f"not a number: {thousands!r} is not the decimal separator here",
+                f"write the number with {decimal_separator!r} as decimal separator",
+            )
+        integral = grouped
+    plain = integral + ("." + fraction if fraction else "")
+    if not _DECIMAL_TEXT.fullmatch(plain):
+        return CellProblem(
+            "not a number", "enter a number such as 12.5 (or 12,5), without units"
+        )
+    number = Decimal(plain)
+    return -number if negative else number
+
+
+def _infer_decimal_separator(value: str) -> Literal[".", ","] | None:
+    """The decimal separator of `value` when only one reading is plausible."""
+    if "." in value and "," in value:
+        return "." if value.rfind(".") > value.rfind(",") else ","
+    if value.count(",") == 1:
+        head, tail = value.split(",")
+        if len(tail) == 3 and 1 <= len(head) <= 3:
+            return None
+        return ","
+    return "."
+
+
+def parse_date(text: str, formats: Sequence[str]) -> date | CellProblem:
+    """An ISO date (or date-time), else the one date that the given formats agree on."""
+    value = _unwrap(text)
+    if not value:
+        return CellProblem("date is empty", "enter a date such as 2024-03-05")
+    try:
+        return datetime.fromisoformat(value).date()
+    except ValueError:
+        pass
+    found: set[date] = set()
+    for pattern in formats:
+        try:
+            found.add(datetime.strptime(value, pattern).date())  # noqa: DTZ007 - a date, no zone
+        except ValueError:
+            continue
+    if len(found) == 1:
+        return found.pop()
+    if found:
+        return CellProblem(
+            "date is ambiguous (day and month could be swapped)",
+            "write dates as YYYY-MM-DD",
+        )
+    return CellProblem(
+        "not a date",
+        "write dates as YYYY-MM-DD"
+        + (f" or as {', '.join(formats)}" if formats else ""),
+    )
+
+
+def parse_tracking_code(text: str) -> str | CellProblem | None:
+    """The tracking code as text (None when empty); numbers Excel mangled are refused.
+
+    A carrier's long numeric code that Excel turned into `3.40434E+17` has lost digits;
+    one exported as `123456789012.0` gets its `.0` removed.
+    """
+    value = text.strip()
+    if (
+        value.isalnum()
+        and value.isascii()
+        and len(value) <= MAX_TRACKING_CODE_LENGTH
+        and (value.isdigit() or _SCIENTIFIC.fullmatch(value) is None)
+    ):
+        return value
+    value = _unwrap(value)
+    if not value:
+        return None
+    if _SCIENTIFIC.fullmatch(value):
+        return CellProblem(
+            "tracking code is shown in scientific notation, so digits may be lost",
+            SCIENTIFIC_HINT,
+        )
+    if _CONTROL.search(value):
+        return CellProblem(
+            "tracking code contains control characters (tab, line break …)",
+            "retype the tracking code",
+        )
+    if len(value) > MAX_TRACKING_CODE_LENGTH:
+        return CellProblem(
+            f"tracking code is longer than {MAX_TRACKING_CODE_LENGTH} characters",
+            "enter only the carrier's tracking number",
+        )
+    mangled = _ZERO_FRACTION_ITEM.fullmatch(value)
+    if mangled is not None and value.isascii():
+        return mangled.group(1)
+    return value
+
+
+def parse_tracking_url(text: str) -> str | CellProblem | None:
+    """An http(s) URL with a host (None when empty), as the API's URL validation wants."""
+    value = text.strip()
+    if not value:
+        return None
+    if len(value) <= MAX_URL_LENGTH and _URL_FAST.fullmatch(value):
+        return value
+    if len(value) > MAX_URL_LENGTH:
+        return CellProblem(
+            f"tracking URL is longer than {MAX_URL_LENGTH} characters",
+            "shorten the link",
+        )
+    if not _URL.fullmatch(value):
+        return CellProblem(
+            "tracking URL is not a web address",
+            "write a full link starting with https:// (or leave the cell empty)",
+        )
+    return value
