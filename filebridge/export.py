@@ -39,23 +39,18 @@ from typing import Protocol
 
 from filebridge import export_ledger as ledger
 from filebridge.config import Settings
+from filebridge.csv_stream import csv_cell_renderers
 from filebridge.errors import ConfigError, MappingError, StorageError
 from filebridge.journal import Journal
-from filebridge.mapping import (
-    MappingSpec,
-    order_to_rows,
-    parse_mapping,
-    render_filename,
-)
+from filebridge.mapping import MappingSpec, parse_mapping, render_filename
 from filebridge.models import Order
+from filebridge.order_rows import order_to_rows
 from filebridge.selldone import PAGE_OVERLAP
+from filebridge.table_writer import TableWriter, remove_file
 from filebridge.writers import (
-    TableWriter,
-    csv_cell_renderers,
     is_temp_name,
     open_table_writer,
     publish_file,
-    remove_file,
     temp_path,
     unique_path,
     write_done_marker,

@@ -9,8 +9,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from filebridge.mapping import Cell, ColumnKind, MappingSpec
+from filebridge.fields import ColumnKind
+from filebridge.mapping import MappingSpec
 from filebridge.models import Order
+from filebridge.order_rows import Cell
 from filebridge.sandbox import HOSTILE_STRINGS
 from tests.strategies_orders import orders as wire_orders
 

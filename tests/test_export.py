@@ -17,8 +17,8 @@ from filebridge import export_ledger as ledger
 from filebridge.config import Settings, build_settings
 from filebridge.excel_safety import escape_csv_text, is_dangerous, is_inert_phone
 from filebridge.export import ExportResult, preview_rows, run_export
+from filebridge.fields import FIELDS, TEXT_KINDS, ColumnKind
 from filebridge.journal import Journal
-from filebridge.mapping import FIELDS, TEXT_KINDS, ColumnKind
 from filebridge.sandbox import HOSTILE_STRINGS
 from filebridge.selldone import SelldoneClient
 from filebridge.writers import temp_path

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 
+from filebridge.dialect import RowMode
 from filebridge.errors import MappingError
 from filebridge.excel_safety import (
     escape_csv_text,
@@ -19,16 +20,10 @@ from filebridge.excel_safety import (
     unescape_csv_text,
 )
 from filebridge.export import check_mapping, load_mapping
-from filebridge.mapping import (
-    FIELDS,
-    ColumnKind,
-    MappingSpec,
-    RowMode,
-    order_to_rows,
-    parse_mapping,
-    render_filename,
-)
+from filebridge.fields import FIELDS, ColumnKind
+from filebridge.mapping import MappingSpec, parse_mapping, render_filename
 from filebridge.models import Order
+from filebridge.order_rows import order_to_rows
 from tests.strategies_export import hostile_text, model_orders
 
 ROOT = Path(__file__).parents[1]

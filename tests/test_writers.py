@@ -15,14 +15,15 @@ from hypothesis import given, settings
 from openpyxl.utils.escape import unescape
 from python_calamine import CalamineWorkbook
 
+from filebridge.csv_stream import csv_cell_renderers
 from filebridge.errors import StorageError
 from filebridge.excel_safety import is_dangerous, is_inert_phone, unescape_csv_text
 from filebridge.export import load_mapping
-from filebridge.mapping import Cell, ColumnKind, MappingSpec, parse_mapping
+from filebridge.fields import ColumnKind
+from filebridge.mapping import MappingSpec, parse_mapping
+from filebridge.order_rows import Cell
 from filebridge.sandbox import HOSTILE_STRINGS
 from filebridge.writers import (
-    csv_cell_renderers,
-    excel_date_format,
     is_temp_name,
     open_table_writer,
     publish_file,
@@ -30,6 +31,7 @@ from filebridge.writers import (
     unique_path,
     write_done_marker,
 )
+from filebridge.xlsx_stream import excel_date_format
 from tests.strategies_export import cp1252_text, hostile_text, rows_for
 
 ROOT = Path(__file__).parents[1]

@@ -141,8 +141,8 @@ def ours(file_format: str, n: int, out: Path) -> None:
 
 
 def pipeline(file_format: str, n: int, out: Path) -> None:
-    from filebridge.mapping import order_to_rows
     from filebridge.models import Order
+    from filebridge.order_rows import order_to_rows
     from filebridge.writers import open_table_writer
 
     mapping = spec(file_format)
