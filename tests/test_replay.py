@@ -1,0 +1,500 @@
+"""Replay against the sandbox over HTTP: ordered steps, refresh on refusal, exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from filebridge import inbox_ledger as ledger
+from filebridge.errors import AuthError
+from filebridge.fulfilment import FulfilmentRequest
+from filebridge.journal import Journal
+from filebridge.models import FulfilmentState as S
+from filebridge.replay import OrderBook, RowWork, plan_rows_dry, replay_rows, step_key
+from filebridge.selldone import SelldoneClient
+from tests.inbox_support import assert_no_skip_no_repeat, state_posts
+
+SHA = "f" * 64
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    with Journal.open(tmp_path / "journal.sqlite3") as j:
+        yield j
+
+
+@pytest.fixture
+def client(sandbox) -> Iterator[SelldoneClient]:
+    with SelldoneClient(
+        sandbox.url,
+        sandbox.shop_id,
+        sandbox.token,
+        requests_per_minute=100_000,
+        timeout=5,
+    ) as c:
+        yield c
+
+
+def register(journal: Journal, work: Sequence[RowWork]) -> int:
+    """A claimed file with these rows pending, as inbox.py records it."""
+    cursor = journal.execute(
+        "INSERT INTO inbox_files(sha256, original_name, state, arrived_at) "
+        "VALUES (?, 'status.csv', 'claimed', '2026-01-01')",
+        (SHA,),
+    )
+    file_id = int(cursor.lastrowid or 0)
+    ledger.record_rows(
+        journal, file_id, [(w.row, w.order_id, "pending", "") for w in work]
+    )
+    return file_id
+
+
+def replay(client, journal, work, **kwargs):
+    file_id = register(journal, work)
+    return replay_rows(client, journal, work, file_id=file_id, file_sha=SHA, **kwargs)
+
+
+def rows(*pairs):
+    return [RowWork(n + 2, oid, req) for n, (oid, req) in enumerate(pairs)]
+
+
+def test_replay_fills_gaps_in_order(sandbox, client, journal):
+    """CheckQueue → ToCustomer is four POSTs, one per step, in sequence."""
+    order = sandbox.add_order()
+    result = replay(
+        client, journal, rows((order["id"], FulfilmentRequest(state=S.TO_CUSTOMER)))
+    )
+    assert [o.outcome for o in result.outcomes] == ["applied"]
+    assert state_posts(sandbox) == [
+        (order["id"], "OrderConfirm"),
+        (order["id"], "PreparingOrder"),
+        (order["id"], "SentOrder"),
+        (order["id"], "ToCustomer"),
+    ]
+    assert sandbox.get_order(order["id"])["delivery_state"] == "ToCustomer"
+    assert result.outcomes[0].calls == 5  # one GET (unknown order) + four POSTs
+
+
+def test_replay_second_row_uses_known_state(sandbox, client, journal):
+    """A later row for the same order is planned from what the first row left: no GET."""
+    order = sandbox.add_order()
+    work = rows(
+        (
+            order["id"],
+            FulfilmentRequest(state=S.ORDER_CONFIRM, items=(order["items"][0]["id"],)),
+        ),
+        (order["id"], FulfilmentRequest(state=S.SENT_ORDER, tracking_code="00340434")),
+    )
+    result = replay(client, journal, work)
+    assert [o.outcome for o in result.outcomes] == ["applied", "applied"]
+    gets = [c for c in sandbox.calls() if c.method == "GET"]
+    assert len(gets) == 1
+    shop = sandbox.get_order(order["id"])
+    assert shop["delivery_state"] == "SentOrder"
+    assert shop["delivery_info"]["tracking_code"] == "00340434"
+    assert [i["check"] for i in shop["items"]] == [True] + [False] * (
+        len(shop["items"]) - 1
+    )
+    assert_no_skip_no_repeat(sandbox, {order["id"]: "CheckQueue"})
+
+
+def test_replay_already_past_is_already_done_without_post(sandbox, client, journal):
+    """Asking for a state the order has passed sends nothing and says already-done."""
+    order = sandbox.add_order(delivery_state="SentOrder")
+    result = replay(
+        client, journal, rows((order["id"], FulfilmentRequest(state=S.PREPARING_ORDER)))
+    )
+    (outcome,) = result.outcomes
+    assert outcome.outcome == "already-done"
+    assert "past PreparingOrder" in outcome.message
+    assert [c.method for c in sandbox.calls()] == ["GET"]
+
+
+def test_replay_stale_state_refreshes_once_and_replans(sandbox, client, journal):
+    """A refused step from a stale remembered state → one GET, re-plan, then success."""
+    order = sandbox.add_order(delivery_state="SentOrder")
+    ledger.remember_order(journal, order["id"], "OrderConfirm")  # stale knowledge
+    result = replay(
+        client, journal, rows((order["id"], FulfilmentRequest(state=S.TO_CUSTOMER)))
+    )
+    assert [o.outcome for o in result.outcomes] == ["applied"]
+    calls = [
+        (c.method, c.path.rsplit("/", 1)[-1], c.body and c.body.get("state"))
+        for c in sandbox.calls()
+    ]
+    assert calls == [
+        ("POST", "state", "PreparingOrder"),  # refused: the order is past it
+        ("GET", str(order["id"]), None),
+        ("POST", "state", "ToCustomer"),
+    ]
+    assert sandbox.get_order(order["id"])["delivery_state"] == "ToCustomer"
+
+
+def test_replay_remembered_checkqueue_is_reread_before_orderconfirm(
+    sandbox, client, journal
+):
+    """OrderConfirm is never sent from remembered data: a re-confirm would reset item checks."""
+    order = sandbox.add_order()
+    ledger.remember_order(journal, order["id"], "CheckQueue")
+    sandbox.update_order(
+        order["id"], delivery_state="PreparingOrder"
+    )  # done in the dashboard
+    result = replay(
+        client, journal, rows((order["id"], FulfilmentRequest(state=S.SENT_ORDER)))
+    )
+    assert [o.outcome for o in result.outcomes] == ["applied"]
+    assert state_posts(sandbox) == [(order["id"], "SentOrder")]
+
+
+def test_replay_refusal_that_stands_rejects_row_with_api_message(
+    sandbox, client, journal
+):
+    """A cancelled order's step is refused; the row is rejected with the shop's words."""
+    order = sandbox.add_order(status="Canceled")
+    result = replay(
+        client, journal, rows((order["id"], FulfilmentRequest(state=S.SENT_ORDER)))
+    )
+    (outcome,) = result.outcomes
+    assert outcome.outcome == "rejected"
+    assert outcome.message == (
+        "Selldone refused POST state OrderConfirm: "
+        f"Order {order['id']} has status Canceled; only Payed or COD orders can be processed."
+    )
+    assert [c.method for c in sandbox.calls()] == ["GET", "POST"]
+    row = ledger.row_records(journal, 1)[2]
+    assert row.outcome == "rejected"
+
+
+def test_replay_unknown_order_rejected(sandbox, client, journal):
+    """An order id the shop does not know (404) rejects that row, the next row goes on."""
+    order = sandbox.add_order()
+    result = replay(
+        client,
+        journal,
+        rows(
+            (999_999, FulfilmentRequest(state=S.ORDER_CONFIRM)),
+            (order["id"], FulfilmentRequest(state=S.ORDER_CONFIRM)),
+        ),
+    )
+    assert [o.outcome for o in result.outcomes] == ["rejected", "applied"]
+    assert result.outcomes[0].message == (
+        "Order 999999 was not found in the shop (404: Basket not found.); check the order id."
+    )
+    assert sandbox.get_order(order["id"])["delivery_state"] == "OrderConfirm"
+
+
+def test_replay_invalid_tracking_url_rejected_after_earlier_steps(
+    sandbox, client, journal
+):
+    """A 422 on the tracking PUT rejects the row and says which steps were already sent."""
+    order = sandbox.add_order()
+    result = replay(
+        client,
+        journal,
+        rows(
+            (
+                order["id"],
+                FulfilmentRequest(state=S.SENT_ORDER, tracking_url="not a url"),
+            )
+        ),
+    )
+    (outcome,) = result.outcomes
+    assert outcome.outcome == "rejected"
+    assert outcome.message.startswith(
+        "sent OrderConfirm, PreparingOrder; then Selldone refused PUT tracking"
+    )
+    assert "valid URL" in outcome.message
+    assert sandbox.get_order(order["id"])["delivery_state"] == "PreparingOrder"
+
+
+def test_replay_returned_from_sent(sandbox, client, journal):
+    """Returned calls delivery-returned once; the order is PreparingOrder again."""
+    order = sandbox.add_order(delivery_state="SentOrder")
+    result = replay(
+        client, journal, rows((order["id"], FulfilmentRequest(returned=True)))
+    )
+    assert [o.outcome for o in result.outcomes] == ["applied"]
+    posts = [c.path for c in sandbox.calls() if c.method == "POST"]
+    assert posts == [
+        f"/shops/{sandbox.shop_id}/process-center/baskets/{order['id']}/delivery-returned"
+    ]
+    assert sandbox.get_order(order["id"])["delivery_state"] == "PreparingOrder"
+
+
+def test_replay_returned_not_sent_rejected_without_call(sandbox, client, journal):
+    """Returned for an order that is not SentOrder is rejected; nothing is posted."""
+    order = sandbox.add_order(delivery_state="PreparingOrder")
+    result = replay(
+        client, journal, rows((order["id"], FulfilmentRequest(returned=True)))
+    )
+    assert result.outcomes[0].outcome == "rejected"
+    assert "fits only an order that was sent" in result.outcomes[0].message
+    assert [c.method for c in sandbox.calls()] == ["GET"]
+
+
+def test_replay_delivery_info_merged_into_existing(sandbox, client, journal):
+    """Weight and carrier are merged into the order's existing delivery_info."""
+    order = sandbox.add_order(delivery_state="OrderConfirm")
+    before = sandbox.get_order(order["id"])["delivery_info"]
+    request = FulfilmentRequest(
+        state=S.PREPARING_ORDER, delivery_info={"weight": 2.5, "type": "PostFast"}
+    )
+    replay(client, journal, rows((order["id"], request)))
+    after = sandbox.get_order(order["id"])["delivery_info"]
+    assert after == {**before, "weight": 2.5, "type": "PostFast"}
+    (post,) = [c for c in sandbox.calls() if c.method == "POST"]
+    assert post.body["delivery_info"] == {**before, "weight": 2.5, "type": "PostFast"}
+
+
+def test_replay_sent_step_already_applied_is_confirmed_without_resend(
+    sandbox, client, journal
+):
+    """A step left 'sent' by a crash that did reach the shop is confirmed after one GET."""
+    order = sandbox.add_order(delivery_state="OrderConfirm")  # the lost answer's effect
+    work = rows((order["id"], FulfilmentRequest(state=S.PREPARING_ORDER)))
+    file_id = register(journal, work)
+    key = step_key(SHA, 2, order["id"], "OrderConfirm")
+    ledger.plan_step(
+        journal,
+        key,
+        file_id=file_id,
+        row_number=2,
+        order_id=order["id"],
+        action="OrderConfirm",
+        payload={"kind": "state", "name": "OrderConfirm"},
+    )
+    ledger.mark_step(journal, key, "sent")
+    result = replay_rows(
+        client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=0
+    )
+    assert [o.outcome for o in result.outcomes] == ["applied"]
+    assert state_posts(sandbox) == [(order["id"], "PreparingOrder")]
+    assert ledger.step(journal, key).state == "confirmed"
+
+
+def test_replay_sent_step_not_applied_is_resent(sandbox, client, journal):
+    """A step left 'sent' that never reached the shop is sent again (once)."""
+    order = sandbox.add_order()
+    work = rows((order["id"], FulfilmentRequest(state=S.ORDER_CONFIRM)))
+    file_id = register(journal, work)
+    key = step_key(SHA, 2, order["id"], "OrderConfirm")
+    ledger.plan_step(
+        journal,
+        key,
+        file_id=file_id,
+        row_number=2,
+        order_id=order["id"],
+        action="OrderConfirm",
+        payload={"kind": "state", "name": "OrderConfirm"},
+    )
+    ledger.mark_step(journal, key, "sent")
+    result = replay_rows(
+        client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=0
+    )
+    assert [o.outcome for o in result.outcomes] == ["applied"]
+    assert state_posts(sandbox) == [(order["id"], "OrderConfirm")]
+
+
+def test_replay_recent_sent_step_waits_for_in_flight_request(sandbox, client, journal):
+    """A maybe-sent step younger than the grace is not checked yet: the row stays pending."""
+    order = sandbox.add_order()
+    work = rows((order["id"], FulfilmentRequest(state=S.ORDER_CONFIRM)))
+    file_id = register(journal, work)
+    key = step_key(SHA, 2, order["id"], "OrderConfirm")
+    ledger.plan_step(
+        journal,
+        key,
+        file_id=file_id,
+        row_number=2,
+        order_id=order["id"],
+        action="OrderConfirm",
+        payload={"kind": "state", "name": "OrderConfirm"},
+    )
+    ledger.mark_step(journal, key, "sent")
+    result = replay_rows(
+        client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=30
+    )
+    assert result.stopped
+    assert 29 < (result.retry_in or 0) <= 30
+    assert [o.outcome for o in result.outcomes] == ["pending"]
+    assert sandbox.calls() == []
+
+
+def test_replay_dropped_connection_leaves_rows_pending_then_completes(
+    sandbox, client, journal
+):
+    """A dropped write is unsure: rows stay pending; the next run reconciles, no double POST."""
+    orders = [sandbox.add_order() for _ in range(2)]
+    work = rows(
+        *[(o["id"], FulfilmentRequest(state=S.PREPARING_ORDER)) for o in orders]
+    )
+    file_id = register(journal, work)
+    sandbox.faults.drop_next(
+        times=1, method="POST", path_contains=f"{orders[0]['id']}/state"
+    )
+    first = replay_rows(
+        client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=0
+    )
+    assert first.unavailable is not None
+    assert [o.outcome for o in first.outcomes] == ["pending", "pending"]
+    second = replay_rows(
+        client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=0
+    )
+    assert [o.outcome for o in second.outcomes] == ["applied", "applied"]
+    assert_no_skip_no_repeat(sandbox, {o["id"]: "CheckQueue" for o in orders})
+    assert {sandbox.get_order(o["id"])["delivery_state"] for o in orders} == {
+        "PreparingOrder"
+    }
+
+
+def test_replay_503_burst_and_429_recover_without_duplicates(sandbox, client, journal):
+    """503s and a 429 with Retry-After are retried by the client; each step lands once."""
+    orders = [sandbox.add_order() for _ in range(3)]
+    sandbox.faults.fail_next(503, times=2, method="POST")
+    sandbox.faults.fail_next(429, times=1, method="PUT", retry_after=1)
+    work = rows(
+        *[
+            (
+                o["id"],
+                FulfilmentRequest(state=S.SENT_ORDER, tracking_code=f"T{o['id']}"),
+            )
+            for o in orders
+        ]
+    )
+    result = replay(client, journal, work)
+    assert [o.outcome for o in result.outcomes] == ["applied"] * 3
+    assert_no_skip_no_repeat(sandbox, {o["id"]: "CheckQueue" for o in orders})
+    for o in orders:
+        shop = sandbox.get_order(o["id"])
+        assert (shop["delivery_state"], shop["delivery_info"]["tracking_code"]) == (
+            "SentOrder",
+            f"T{o['id']}",
+        )
+
+
+def test_replay_revoked_token_stops_at_once_and_loses_nothing(sandbox, client, journal):
+    """401 mid-file raises AuthError; the in-flight step is 'planned' again; rerun finishes."""
+    orders = [sandbox.add_order() for _ in range(3)]
+    work = rows(
+        *[(o["id"], FulfilmentRequest(state=S.PREPARING_ORDER)) for o in orders]
+    )
+    file_id = register(journal, work)
+    done = []
+
+    def revoke_after_first(outcome):
+        done.append(outcome)
+        sandbox.faults.revoke_token()
+
+    with pytest.raises(AuthError):
+        replay_rows(
+            client,
+            journal,
+            work,
+            file_id=file_id,
+            file_sha=SHA,
+            on_row=revoke_after_first,
+        )
+    assert [o.outcome for o in done] == ["applied"]
+    in_flight = ledger.step(journal, step_key(SHA, 3, orders[1]["id"], "OrderConfirm"))
+    assert in_flight is not None
+    assert in_flight.state == "planned"
+    assert ledger.row_records(journal, file_id)[3].outcome == "pending"
+    sandbox.faults.restore_token()
+    rows_left = [
+        w
+        for w in work
+        if ledger.row_records(journal, file_id)[w.row].outcome == "pending"
+    ]
+    again = replay_rows(client, journal, rows_left, file_id=file_id, file_sha=SHA)
+    assert [o.outcome for o in again.outcomes] == ["applied", "applied"]
+    assert_no_skip_no_repeat(sandbox, {o["id"]: "CheckQueue" for o in orders})
+
+
+def test_replay_stop_event_finishes_current_step_then_stops(sandbox, client, journal):
+    """A set stop event ends replay between steps; the journal has no half-done step."""
+    import threading
+
+    order = sandbox.add_order()
+    stop = threading.Event()
+    work = rows((order["id"], FulfilmentRequest(state=S.TO_CUSTOMER)))
+    file_id = register(journal, work)
+
+    def stop_after_first_post(record) -> None:
+        if record.method == "POST":
+            stop.set()
+
+    with SelldoneClient(
+        sandbox.url,
+        sandbox.shop_id,
+        sandbox.token,
+        requests_per_minute=100_000,
+        on_call=stop_after_first_post,
+    ) as c:
+        result = replay_rows(c, journal, work, file_id=file_id, file_sha=SHA, stop=stop)
+    assert [o.outcome for o in result.outcomes] == ["pending"]
+    steps = journal.query("SELECT action, state FROM steps ORDER BY id")
+    assert [(r[0], r[1]) for r in steps if r[1] != "planned"] == [
+        ("OrderConfirm", "confirmed")
+    ]
+    assert state_posts(sandbox) == [(order["id"], "OrderConfirm")]
+
+
+def test_replay_prefetches_unknown_orders_with_one_list_call(sandbox, client, journal):
+    """Many unknown orders cost one list call, not one GET each."""
+    orders = [sandbox.add_order() for _ in range(5)]
+    replay(
+        client,
+        journal,
+        rows(*[(o["id"], FulfilmentRequest(state=S.ORDER_CONFIRM)) for o in orders]),
+    )
+    gets = [c.path for c in sandbox.calls() if c.method == "GET"]
+    assert gets == [f"/shops/{sandbox.shop_id}/process-center/baskets-PHYSICAL"]
+    known = ledger.known_order(journal, orders[0]["id"])
+    assert known is not None
+    assert known.delivery_state == "OrderConfirm"
+
+
+def test_plan_rows_dry_lists_calls_and_changes_nothing(sandbox, client, journal):
+    """A dry run lists the calls it would make and sends no write."""
+    order = sandbox.add_order()
+    work = rows(
+        (order["id"], FulfilmentRequest(state=S.PREPARING_ORDER)),
+        (order["id"], FulfilmentRequest(state=S.SENT_ORDER, tracking_code="Z9")),
+    )
+    planned = plan_rows_dry(
+        client, journal, work, source="s.csv", book=OrderBook(client, None)
+    )
+    assert [(p.row, p.method, p.description) for p in planned] == [
+        (2, "POST", "POST state OrderConfirm"),
+        (2, "POST", "POST state PreparingOrder"),
+        (3, "PUT", "PUT tracking (code Z9)"),
+        (3, "POST", "POST state SentOrder"),
+    ]
+    assert {c.method for c in sandbox.calls()} == {"GET"}
+    assert sandbox.get_order(order["id"])["delivery_state"] == "CheckQueue"
+    assert journal.query("SELECT count(*) FROM order_states")[0][0] == 0
+
+
+def test_remember_order_roundtrips_delivery_info(journal):
+    """order_states keeps delivery_info (numbers exact) and keeps old values on None."""
+    ledger.remember_order(
+        journal, 7, "OrderConfirm", delivery_info={"weight": 1.2}, tracking=("A", None)
+    )
+    ledger.remember_order(journal, 7, "PreparingOrder")
+    known = ledger.known_order(journal, 7)
+    assert known is not None
+    assert (
+        known.delivery_state,
+        known.tracking_code,
+        str(known.delivery_info["weight"]),
+    ) == (
+        "PreparingOrder",
+        "A",
+        "1.2",
+    )
+    assert datetime.fromisoformat(known.known_at) > datetime.now(UTC) - timedelta(
+        minutes=1
+    )
