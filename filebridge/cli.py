@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import signal
 import sys
+import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from filebridge import __version__
-from filebridge.errors import EXIT_BUG, FilebridgeError
+from filebridge.checks import run_checks
+from filebridge.config import Settings, load_settings
+from filebridge.demo import DEFAULT_DEMO_DIR, run_demo
+from filebridge.errors import EXIT_BUG, ConfigError, FilebridgeError
+from filebridge.export import ExportResult, check_mapping, preview_rows
+from filebridge.inbox import InboxResult
+from filebridge.jobs import RunResult, open_client, run_once, run_watch
+from filebridge.journal import Journal
+from filebridge.log import setup_logging
+from filebridge.scaffold import init_folder
+from filebridge.schedule import (
+    DEFAULT_TASK_NAME,
+    make_plan,
+    parse_every,
+    schtasks_command,
+    task_xml,
+)
+from filebridge.status import read_status
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +56,33 @@ def config_option(func: F) -> F:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="filebridge")
-def cli() -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also show each decision (exported order, applied step) on the console.",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
     """Exchange Selldone orders, statuses and tracking with an ERP through files.
 
     Start with `filebridge demo` (no setup needed), then `filebridge init DIR`.
     """
+    ctx.obj = {"console_level": "INFO" if verbose else "WARNING"}
+
+
+@cli.command("demo")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_DEMO_DIR,
+    show_default=True,
+    help="Demo folder (re-created on each run; only a folder the demo made is cleared).",
+)
+def demo(directory: Path) -> None:
+    """Export and import against a built-in sandbox shop, then show what happened."""
+    run_demo(directory, out=click.echo)
 
 
 @cli.command("auth-url")
@@ -90,6 +133,284 @@ def sandbox(
         rate_per_minute=rate_per_minute,
         token=token,
     )
+
+
+def load_config(config_path: Path) -> Settings:
+    """Load settings and set up logging (console + rotating file, token redacted)."""
+    settings = load_settings(config_path)
+    context = click.get_current_context(silent=True)
+    root = context.find_root().obj if context is not None else None
+    setup_logging(
+        console_level=(root or {}).get("console_level", "WARNING"),
+        level=settings.log.level,
+        log_file=settings.log_path,
+        max_kb=settings.log.file_max_kb,
+        backups=settings.log.file_backups,
+        secrets=[settings.selldone.token.get_secret_value()],
+    )
+    return settings
+
+
+@cli.command("init")
+@click.argument(
+    "directory", type=click.Path(path_type=Path, file_okay=False), default=Path()
+)
+@click.option("--shop-id", type=int, default=0, help="Your Selldone shop id.")
+@click.option(
+    "--api-url",
+    default="https://api.selldone.com",
+    show_default=True,
+    help="The API (the sandbox prints its own URL).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing filebridge.toml.")
+def init(directory: Path, shop_id: int, api_url: str, force: bool) -> None:
+    """Write a commented filebridge.toml and its folders into DIRECTORY."""
+    config_path = init_folder(
+        directory, api_url=api_url, shop_id=shop_id, overwrite=force
+    )
+    click.echo(f"Wrote {config_path} and the folders beside it.")
+    click.echo(
+        "Next: put your shop id and token in it (or set SELLDONE_TOKEN), then run "
+        f'filebridge check -c "{config_path}"'
+    )
+
+
+@cli.command("check")
+@config_option
+def check(config_path: Path) -> None:
+    """Check folders, mappings, token and API reachability; exit 3 when anything fails."""
+    settings = load_config(config_path)
+    click.echo(f"Config: {settings.source}")
+    with open_client(settings, require_token=False) as client:
+        results = run_checks(settings, client)
+    for result in results:
+        click.echo(result.line())
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise ConfigError(
+            f"{len(failed)} of {len(results)} checks failed.",
+            hint="Fix the FAIL lines above and run `filebridge check` again.",
+        )
+    click.echo(f"All {len(results)} checks passed.")
+
+
+@cli.command("status")
+@config_option
+def status(config_path: Path) -> None:
+    """Show the last export, the cursor, inbox counts, the last error and API use."""
+    settings = load_settings(config_path)
+    with Journal.open(settings.journal_path) as journal:
+        report = read_status(journal, now=datetime.now(UTC))
+    for line in report.lines():
+        click.echo(line)
+
+
+@cli.command("schedule")
+@config_option
+@click.option(
+    "--every", default="5m", show_default=True, help="Interval, e.g. 5m or 1h."
+)
+@click.option(
+    "--task-name", default=DEFAULT_TASK_NAME, show_default=True, help="Task name."
+)
+@click.option(
+    "--xml",
+    "xml_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the task definition (IgnoreNew, time limit) to this XML file.",
+)
+def schedule(
+    config_path: Path, every: str, task_name: str, xml_path: Path | None
+) -> None:
+    """Print the schtasks command that runs `filebridge run` every interval."""
+    plan = make_plan(
+        executable=_executable(),
+        config_path=str(config_path.absolute()),
+        every=parse_every(every),
+        task_name=task_name,
+    )
+    click.echo(schtasks_command(plan))
+    if xml_path is not None:
+        xml_path.write_text(task_xml(plan), encoding="utf-16")
+        click.echo(
+            f"Wrote {xml_path}. Import it with: "
+            f'schtasks /Create /XML "{xml_path.absolute()}" /TN "{task_name}"'
+        )
+
+
+def _executable() -> str:
+    """The absolute path of the installed `filebridge` launcher (or python -m)."""
+    found = shutil.which("filebridge")
+    return str(Path(found).absolute()) if found else sys.executable
+
+
+def _progress_printer() -> Callable[[int], None] | None:
+    """A live order counter on stderr, only when a person is watching a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int) -> None:
+        click.echo(f"\rexporting… {done} orders", nl=False, err=True)
+
+    return show
+
+
+def _export_summary(result: ExportResult) -> str:
+    verb = "would export" if result.dry_run else "exported"
+    if not result.orders:
+        skipped = result.skipped_already_exported
+        return f"export: no new orders ({skipped} already exported before)"
+    target = f" → {result.file}" if result.file else ""
+    return f"export: {verb} {result.orders} orders ({result.rows} rows){target}"
+
+
+@cli.command("export")
+@config_option
+@click.option(
+    "--dry-run", is_flag=True, help="Show what would be exported; write nothing."
+)
+@click.option(
+    "--reexport",
+    "reexport",
+    type=int,
+    multiple=True,
+    metavar="ORDER_ID",
+    help="Export this order again on purpose, in a file of its own (repeatable).",
+)
+def export(config_path: Path, dry_run: bool, reexport: tuple[int, ...]) -> None:
+    """Export new paid orders to the outbox (the export half of `run`)."""
+    settings = load_config(config_path)
+    result = run_once(
+        settings,
+        do_inbox=False,
+        dry_run=dry_run,
+        reexport=reexport,
+        progress=_progress_printer(),
+    )
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    if result.export is None:  # do_export=True always yields a result
+        raise click.ClickException("internal: the export did not run")
+    click.echo(_export_summary(result.export))
+    if dry_run and result.export.order_ids:
+        ids = ", ".join(str(i) for i in result.export.order_ids)
+        click.echo(f"orders: {ids}")
+
+
+def _inbox_summary(result: InboxResult) -> str:
+    if result.dry_run:
+        return f"inbox (dry run): {len(result.planned)} planned calls, nothing sent"
+    text = (
+        f"inbox: {result.files_processed} files processed, "
+        f"{result.rows_applied} rows applied, {result.rows_already_done} already done, "
+        f"{result.rows_rejected} rejected, {result.rows_pending} pending; "
+        f"{result.calls} API calls"
+    )
+    if result.files_failed:
+        text += f"; {result.files_failed} files unreadable (see failed/)"
+    if result.waiting:
+        text += f"; {len(result.waiting)} files still being written"
+    if result.unavailable is not None:
+        text += "; Selldone was unavailable, pending rows resume next run"
+    return text
+
+
+def _print_planned(result: InboxResult) -> None:
+    for call in result.planned:
+        click.echo(
+            f"  {call.source} row {call.row}: order {call.order_id}: "
+            f"{call.method} {call.description}"
+        )
+
+
+def _finish(result: RunResult) -> None:
+    """Exit 5 when Selldone gave out mid-inbox, 1 when rows were rejected, else 0."""
+    if result.inbox is not None and result.inbox.unavailable is not None:
+        click.echo(f"Error: {result.inbox.unavailable}", err=True)
+        click.echo(
+            "Hint: pending rows resume on the next run; nothing was lost.", err=True
+        )
+    if result.exit_code:
+        sys.exit(result.exit_code)
+
+
+@cli.command("run")
+@config_option
+@click.option("--dry-run", is_flag=True, help="Show what would happen; change nothing.")
+def run(config_path: Path, dry_run: bool) -> None:
+    """One pass: export new orders, then drain the inbox (for Task Scheduler)."""
+    settings = load_config(config_path)
+    result = run_once(settings, dry_run=dry_run, progress=_progress_printer())
+    if result.export is not None:
+        click.echo(_export_summary(result.export))
+    if result.inbox is not None:
+        click.echo(_inbox_summary(result.inbox))
+        _print_planned(result.inbox)
+    _finish(result)
+
+
+@cli.command("inbox")
+@config_option
+@click.option("--dry-run", is_flag=True, help="Print the planned calls; send nothing.")
+def inbox(config_path: Path, dry_run: bool) -> None:
+    """Drain the inbox once: validate files and replay them (the inbox half of `run`)."""
+    settings = load_config(config_path)
+    result = run_once(settings, do_export=False, dry_run=dry_run)
+    if result.inbox is not None:
+        click.echo(_inbox_summary(result.inbox))
+        _print_planned(result.inbox)
+    _finish(result)
+
+
+@cli.command("watch")
+@config_option
+def watch(config_path: Path) -> None:
+    """Run until stopped: watch the inbox and export every [export] interval_minutes.
+
+    Ctrl-C or SIGTERM stops it cleanly after the API step in flight.
+    """
+    settings = load_config(config_path)
+    stop = threading.Event()
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):  # SIGBREAK: Ctrl-Break on Windows
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda *_: stop.set())
+    click.echo(f"Watching {settings.folders.inbox}; press Ctrl-C to stop.")
+    run_watch(
+        settings,
+        stop=stop,
+        on_export=lambda r: click.echo(_export_summary(r)) if r.orders else None,
+        on_pass=lambda r: click.echo(_inbox_summary(r)) if r.files else None,
+    )
+    click.echo("Stopped cleanly.")
+
+
+@cli.group("mapping")
+def mapping_group() -> None:
+    """Check or preview a column mapping (mappings/*.toml)."""
+
+
+@mapping_group.command("check")
+@click.argument("mapping_file")
+def mapping_check(mapping_file: str) -> None:
+    """Validate a mapping file or preset name; exit 3 with the problems if it is wrong."""
+    spec = check_mapping(mapping_file, Path.cwd())
+    click.echo(f"{mapping_file}: OK, {len(spec.columns)} columns")
+
+
+@mapping_group.command("preview")
+@click.argument("mapping_file")
+@config_option
+@click.option("--rows", "limit", type=int, default=5, show_default=True)
+def mapping_preview(mapping_file: str, config_path: Path, limit: int) -> None:
+    """Show the first rows MAPPING_FILE would produce from the shop's orders."""
+    settings = load_config(config_path)
+    spec = check_mapping(mapping_file, Path.cwd())
+    with open_client(settings) as client:
+        orders = client.iter_orders(statuses=settings.export.statuses, page_size=50)
+        table = preview_rows(spec, orders, limit)
+    for row in table:
+        click.echo(" | ".join(row))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -67,8 +67,13 @@ def setup_logging(
     backups: int = 5,
     secrets: Iterable[str] = (),
     console: bool = True,
+    console_level: str = "WARNING",
 ) -> None:
-    """Configure the root filebridge logger once per process (CLI only)."""
+    """Configure the filebridge logger once per process (CLI only).
+
+    The console shows warnings and errors (the CLI prints its own one-line summaries);
+    the log file gets one line per decision at `level`.
+    """
     for secret in secrets:
         register_secret(secret)
     logger = logging.getLogger("filebridge")
@@ -79,7 +84,7 @@ def setup_logging(
     logger.propagate = False
     if console:
         stream = logging.StreamHandler()
-        stream.setLevel(level)
+        stream.setLevel(console_level)
         stream.setFormatter(logging.Formatter(CONSOLE_FORMAT))
         stream.addFilter(_FILTER)
         logger.addHandler(stream)
@@ -99,7 +104,7 @@ def setup_logging(
                 hint="Check that the state folder is writable by the account "
                 "that runs filebridge.",
             ) from exc
-        rotating.setLevel(min(logging.INFO, logging.getLevelName(level)))
+        rotating.setLevel(level)
         rotating.setFormatter(logging.Formatter(FILE_FORMAT))
         rotating.addFilter(_FILTER)
         logger.addHandler(rotating)

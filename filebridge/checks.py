@@ -1,0 +1,106 @@
+"""`filebridge check`: verify folders, token, API reachability and mappings; pass/fail per item."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from filebridge.config import Settings
+from filebridge.errors import FilebridgeError
+from filebridge.export import load_mapping
+from filebridge.readers import load_inbound_mapping
+from filebridge.selldone import SelldoneClient
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of the check list."""
+
+    name: str
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"[{'PASS' if self.ok else 'FAIL'}] {self.name}: {self.detail}"
+
+
+def check_folder(name: str, folder: Path) -> CheckResult:
+    """Exists, writable, and temp-then-rename works there (the share supports os.replace)."""
+    if not folder.is_dir():
+        return CheckResult(
+            f"folder {name}",
+            False,
+            f"{folder} does not exist (create it, or run `filebridge init`)",
+        )
+    probe = folder / f".filebridge-check-{uuid.uuid4().hex}.tmp"
+    target = probe.with_suffix(".renamed")
+    try:
+        with probe.open("wb") as handle:
+            handle.write(b"filebridge check\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        probe.replace(target)  # os.replace: atomic, overwrites on Windows too
+        target.unlink()
+    except OSError as exc:
+        for leftover in (probe, target):
+            leftover.unlink(missing_ok=True)
+        return CheckResult(
+            f"folder {name}",
+            False,
+            f"{folder}: cannot write and rename a file there ({exc.strerror}); "
+            "grant this account modify rights on the folder",
+        )
+    return CheckResult(f"folder {name}", True, f"{folder} is writable")
+
+
+def check_mappings(settings: Settings) -> list[CheckResult]:
+    base = settings.source.parent if settings.source else Path.cwd()
+    results: list[CheckResult] = []
+    loaders: list[tuple[str, str, Callable[[str, Path], object]]] = [
+        ("export mapping", settings.export.mapping, load_mapping),
+        ("inbox mapping", settings.inbox.mapping, load_inbound_mapping),
+    ]
+    for label, name, loader in loaders:
+        try:
+            loader(name, base)
+        except FilebridgeError as exc:
+            results.append(CheckResult(label, False, str(exc)))
+        else:
+            results.append(CheckResult(label, True, f"{name} loads"))
+    return results
+
+
+def check_api(settings: Settings, client: SelldoneClient) -> CheckResult:
+    """One cheap call: the first order of the shop (limit=1)."""
+    if not settings.selldone.token.get_secret_value():
+        return CheckResult(
+            "API and token",
+            False,
+            "no token: set SELLDONE_TOKEN or [selldone] token "
+            "(`filebridge auth-url` prints the link that creates one)",
+        )
+    try:
+        page = client.list_orders(offset=0, limit=1, statuses=settings.export.statuses)
+    except FilebridgeError as exc:
+        detail = str(exc) + (f" — {exc.hint}" if exc.hint else "")
+        return CheckResult("API and token", False, detail)
+    return CheckResult(
+        "API and token",
+        True,
+        f"{settings.selldone.api_url} answered; shop {settings.selldone.shop_id} has "
+        f"{page.total} order(s) with status {', '.join(settings.export.statuses)}",
+    )
+
+
+def run_checks(settings: Settings, client: SelldoneClient) -> list[CheckResult]:
+    folders = settings.folders
+    results = [
+        check_folder(name, getattr(folders, name))
+        for name in ("outbox", "inbox", "archive", "failed", "state")
+    ]
+    results.extend(check_mappings(settings))
+    results.append(check_api(settings, client))
+    return results

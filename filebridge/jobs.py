@@ -1,0 +1,266 @@
+"""One pass, shared by `filebridge run` and every `watch` tick: lock → export → drain inbox."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from filebridge.config import Settings
+from filebridge.errors import (
+    EXIT_CLEAN,
+    EXIT_REJECTED_ROWS,
+    ApiUnavailableError,
+    ConfigError,
+    FilebridgeError,
+    StorageError,
+)
+from filebridge.export import ExportResult, run_export
+from filebridge.inbox import InboxResult, run_inbox
+from filebridge.journal import Journal
+from filebridge.locking import single_instance
+from filebridge.log import redact
+from filebridge.ratelimit import RateLimiter
+from filebridge.selldone import CallRecord, SelldoneClient
+from filebridge.watch import watch_inbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one pass did; a run that rejected rows is an outcome, not an exception."""
+
+    export: ExportResult | None
+    inbox: InboxResult | None
+
+    @property
+    def rejected_rows(self) -> int:
+        return (
+            0
+            if self.inbox is None
+            else self.inbox.rows_rejected + self.inbox.files_failed
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """5 when the API gave out mid-inbox (rows stay pending), 1 for rejections, else 0."""
+        if self.inbox is not None and self.inbox.unavailable is not None:
+            return ApiUnavailableError.exit_code
+        return EXIT_REJECTED_ROWS if self.rejected_rows else EXIT_CLEAN
+
+
+def make_limiter(settings: Settings) -> RateLimiter:
+    """One limiter per process: export and replay share the API budget."""
+    return RateLimiter(settings.limits.requests_per_minute, window_seconds=60.0)
+
+
+def open_client(
+    settings: Settings,
+    *,
+    journal: Journal | None = None,
+    limiter: RateLimiter | None = None,
+    require_token: bool = True,
+) -> SelldoneClient:
+    """A client for the configured shop; every HTTP attempt is counted in the journal."""
+    token = settings.selldone.token.get_secret_value()
+    if not token and require_token:
+        raise ConfigError(
+            "No Selldone token is configured.",
+            hint="Set the SELLDONE_TOKEN environment variable or [selldone] token; "
+            "`filebridge auth-url` prints the link that creates one.",
+        )
+    on_call: Callable[[CallRecord], None] | None = None
+    if journal is not None:
+        counted = journal
+
+        def on_call(record: CallRecord) -> None:
+            counted.record_api_call(
+                record.method, record.path, record.status, record.at.isoformat()
+            )
+
+    return SelldoneClient(
+        settings.selldone.api_url,
+        settings.selldone.shop_id,
+        settings.selldone.token,
+        timeout=settings.selldone.timeout_seconds,
+        limiter=limiter or make_limiter(settings),
+        requests_per_minute=settings.limits.requests_per_minute,
+        on_call=on_call,
+    )
+
+
+@contextmanager
+def recording_failures(journal: Journal) -> Iterator[None]:
+    """Keep the last error in the journal for `filebridge status`, then re-raise it."""
+    try:
+        yield
+    except FilebridgeError as exc:
+        journal.record_event("ERROR", redact(f"{type(exc).__name__}: {exc}"))
+        raise
+
+
+def run_pass(
+    settings: Settings,
+    journal: Journal,
+    client: SelldoneClient,
+    *,
+    now: datetime | None = None,
+    do_export: bool = True,
+    do_inbox: bool = True,
+    dry_run: bool = False,
+    reexport: Sequence[int] = (),
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Export, then drain the inbox, with collaborators passed in (watch reuses them)."""
+    moment = now or datetime.now(UTC)
+    with recording_failures(journal):
+        exported = (
+            run_export(
+                settings,
+                client,
+                journal,
+                now=moment,
+                dry_run=dry_run,
+                reexport=reexport,
+                progress=progress,
+            )
+            if do_export
+            else None
+        )
+        drained = (
+            run_inbox(settings, client, journal, now=moment, dry_run=dry_run)
+            if do_inbox
+            else None
+        )
+    return RunResult(export=exported, inbox=drained)
+
+
+def run_once(
+    settings: Settings,
+    *,
+    do_export: bool = True,
+    do_inbox: bool = True,
+    dry_run: bool = False,
+    reexport: Sequence[int] = (),
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """One locked pass for Task Scheduler; a second concurrent pass exits at once.
+
+    A dry run takes no lock: it writes nothing, so it may look while a real run works.
+    """
+    lock = _no_lock() if dry_run else single_instance(settings.lock_path)
+    with (
+        lock,
+        Journal.open(settings.journal_path) as journal,
+        open_client(settings, journal=None if dry_run else journal) as client,
+    ):
+        return run_pass(
+            settings,
+            journal,
+            client,
+            do_export=do_export,
+            do_inbox=do_inbox,
+            dry_run=dry_run,
+            reexport=reexport,
+            progress=progress,
+        )
+
+
+@contextmanager
+def _no_lock() -> Iterator[None]:
+    yield
+
+
+class ExportTimer:
+    """Runs the export when it is due; outages are logged and retried next interval.
+
+    Called before every inbox pass of the watcher, so export and replay share one
+    client (one rate limiter) and one journal, in one thread.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        monotonic: Callable[[], float],
+        on_export: Callable[[ExportResult], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.monotonic = monotonic
+        self.on_export = on_export
+        self.next_due = monotonic()  # export at start, then every interval
+
+    def tick(self, client: SelldoneClient, journal: Journal) -> None:
+        if self.monotonic() < self.next_due:
+            return
+        self.next_due = self.monotonic() + self.settings.export.interval_minutes * 60
+        try:
+            with recording_failures(journal):
+                result = run_export(
+                    settings=self.settings,
+                    client=client,
+                    journal=journal,
+                    now=datetime.now(UTC),
+                )
+        except (ApiUnavailableError, StorageError) as exc:
+            log.warning("export skipped, retrying at the next interval: %s", exc)
+            return
+        if self.on_export is not None:
+            self.on_export(result)
+
+
+def run_watch(
+    settings: Settings,
+    *,
+    stop: threading.Event,
+    on_export: Callable[[ExportResult], None] | None = None,
+    on_pass: Callable[[InboxResult], None] | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> None:
+    """Long-running mode: inbox watching plus an export every `export.interval_minutes`.
+
+    Holds the state folder's lock for its whole life, so a scheduled `run` started
+    meanwhile exits at once with the already-running code. Returns after `stop` is set;
+    raises AuthError when the token is refused (nothing works until a person acts).
+    """
+    timer = ExportTimer(settings, monotonic=monotonic, on_export=on_export)
+    limiter = make_limiter(settings)
+    opened: dict[str, Any] = {}
+
+    @contextmanager
+    def journal_factory() -> Iterator[Journal]:
+        with Journal.open(settings.journal_path) as journal:
+            opened["journal"] = journal
+            yield journal
+
+    @contextmanager
+    def client_factory(journal: Journal) -> Iterator[SelldoneClient]:
+        with open_client(settings, journal=journal, limiter=limiter) as client:
+            opened["client"] = client
+            yield client
+
+    def on_tick() -> None:
+        timer.tick(opened["client"], opened["journal"])
+
+    with single_instance(settings.lock_path):
+        log.info(
+            "watching %s (%s); exporting every %g min",
+            settings.folders.inbox,
+            "polling" if settings.inbox.polling else "native events",
+            settings.export.interval_minutes,
+        )
+        watch_inbox(
+            settings,
+            client_factory,
+            journal_factory,
+            stop=stop,
+            on_pass=on_pass,
+            on_tick=on_tick,
+        )
+        log.info("watcher stopped cleanly")
