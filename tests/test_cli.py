@@ -235,12 +235,16 @@ def test_dry_run_changes_nothing(site: Path, sandbox) -> None:
     assert sandbox.get_order(order["id"])["delivery_state"] == "CheckQueue"
 
 
-def test_api_outage_mid_inbox_exits_5_and_the_rerun_completes(site: Path, sandbox) -> None:
+def test_api_outage_mid_inbox_exits_5_and_the_rerun_completes(
+    site: Path, sandbox
+) -> None:
     """503s on every write: exit 5, rows stay pending; once Selldone is back, exit 0."""
     order = next(
         o
         for o in sandbox.orders()
-        if o["status"] == "Payed" and o["delivery_state"] == "CheckQueue" and not o.get("reject")
+        if o["status"] == "Payed"
+        and o["delivery_state"] == "CheckQueue"
+        and not o.get("reject")
     )
     (site.parent / "inbox" / "s.csv").write_text(
         f"order_id,state\n{order['id']},PreparingOrder\n", encoding="utf-8"
