@@ -7,6 +7,7 @@ from pathlib import Path
 from filebridge.errors import ConfigError, StorageError
 
 FOLDER_NAMES = ("outbox", "inbox", "archive", "failed", "state")
+CONFIG_MODE = 0o600
 
 CONFIG_TEMPLATE = """\
 # filebridge configuration. Relative folders resolve against THIS file's folder.
@@ -96,6 +97,9 @@ def init_folder(
             ),
             encoding="utf-8",
         )
+        # The file may hold the token: owner-only on POSIX (on Windows chmod only
+        # toggles read-only, so NTFS permissions of the folder apply instead).
+        config_path.chmod(CONFIG_MODE)
     except OSError as exc:
         raise StorageError(
             f"Cannot create {directory}: {exc.strerror}.",

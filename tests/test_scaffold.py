@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,10 @@ def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="already exists"):
         init_folder(tmp_path, shop_id=1)
     assert cfg.read_text(encoding="utf-8").endswith("# mine\n")
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+def test_init_config_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """The config may hold the token, so group and others cannot read it."""
+    cfg = init_folder(tmp_path, shop_id=1)
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
