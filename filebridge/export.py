@@ -41,6 +41,7 @@ from filebridge import export_ledger as ledger
 from filebridge.config import Settings
 from filebridge.csv_stream import csv_cell_renderers
 from filebridge.errors import ConfigError, MappingError, StorageError
+from filebridge.folders import ensure_folder
 from filebridge.journal import Journal
 from filebridge.mapping import MappingSpec, parse_mapping, render_filename
 from filebridge.models import Order
@@ -232,16 +233,6 @@ def _shown(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
 
 
-def _ensure_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(
-            f"Cannot create the outbox folder {folder}: {exc.strerror}.",
-            hint="Check [folders] outbox and that the share is reachable.",
-        ) from exc
-
-
 # --- recovery ---------------------------------------------------------------------------
 
 
@@ -344,7 +335,11 @@ def run_export(
     outbox = settings.folders.outbox
     recovered: list[str] = []
     if not dry_run:
-        _ensure_folder(outbox)
+        ensure_folder(
+            outbox,
+            what="the outbox folder",
+            hint="Check [folders] outbox and that the share is reachable.",
+        )
         recovered = recover_pending(
             outbox, journal, done_marker=settings.export.done_marker, now=now
         )

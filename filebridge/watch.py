@@ -42,29 +42,13 @@ from watchdog.observers.polling import PollingObserver
 
 from filebridge.config import Settings
 from filebridge.errors import ApiError, AuthError, StorageError
-from filebridge.inbox import (
-    PROCESSING_DIR,
-    FileStat,
-    InboxResult,
-    ScanMemory,
-    files_ready,
-    ignore_reason,
-    is_stable,
-    run_inbox,
-)
+from filebridge.inbox import InboxResult, run_inbox
+from filebridge.inbox_moves import PROCESSING_DIR
+from filebridge.inbox_readiness import ScanMemory
 from filebridge.journal import Journal
 from filebridge.selldone import SelldoneClient
 
-__all__ = [
-    "DEBOUNCE_S",
-    "FileStat",
-    "InboxWatcher",
-    "files_ready",
-    "ignore_reason",
-    "is_stable",
-    "next_wait",
-    "watch_inbox",
-]
+__all__ = ["DEBOUNCE_S", "InboxWatcher", "next_wait", "watch_inbox"]
 
 log = logging.getLogger(__name__)
 

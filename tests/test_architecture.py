@@ -22,6 +22,7 @@ PURE = {
     "inbound_mapping",
     "table_model",
     "xlsx_guard",
+    "inbox_readiness",
 }
 # ratelimit is not an adapter of its own: it is the client's part, owned by selldone.py.
 # Nor are table_writer, csv_stream and xlsx_stream: writers.py's base class and formats.

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from filebridge.errors import AuthError
-from filebridge.inbox import PROCESSING_DIR, ScanMemory, run_inbox
+from filebridge.inbox import run_inbox
+from filebridge.inbox_moves import PROCESSING_DIR
+from filebridge.inbox_readiness import ScanMemory
 from filebridge.journal import Journal
 from tests.inbox_support import (
     assert_no_skip_no_repeat,

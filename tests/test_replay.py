@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 
 from filebridge import inbox_ledger as ledger
+from filebridge.dry_run import plan_rows_dry
 from filebridge.errors import AuthError
 from filebridge.fulfilment import FulfilmentRequest
 from filebridge.journal import Journal
 from filebridge.models import FulfilmentState as S
-from filebridge.replay import OrderBook, RowWork, plan_rows_dry, replay_rows, step_key
+from filebridge.order_book import OrderBook
+from filebridge.replay import replay_rows
+from filebridge.row_replay import RowWork, step_key
 from filebridge.selldone import SelldoneClient
 from tests.inbox_support import assert_no_skip_no_repeat, state_posts
 

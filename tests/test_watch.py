@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from filebridge.inbox import InboxResult, ScanMemory, observe, run_inbox
-from filebridge.journal import Journal
-from filebridge.readers import SUPPORTED_SUFFIXES
-from filebridge.watch import (
+from filebridge.inbox import InboxResult, run_inbox
+from filebridge.inbox_readiness import (
     FileStat,
-    InboxWatcher,
+    ScanMemory,
     files_ready,
     ignore_reason,
     is_stable,
-    next_wait,
-    watch_inbox,
+    observe,
 )
+from filebridge.journal import Journal
+from filebridge.readers import SUPPORTED_SUFFIXES
+from filebridge.watch import InboxWatcher, next_wait, watch_inbox
 from tests.conftest import wait_until
 from tests.inbox_support import make_client, make_settings, state_posts, write_csv
 

@@ -1,0 +1,308 @@
+"""One claimed inbox file: read → validate → replay its rows → archive, or to failed/.
+
+Files with the same content hash as an earlier file are not replayed ("duplicate of …")
+and are archived. The result file is written beside the archived file; rejected rows go
+to `failed/` in the original format; an unreadable file goes to `failed/` with a
+`.error.txt`. When the API is unavailable or the pass is stopped, the file stays claimed
+with its rows pending and resumes on the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from filebridge import inbox_ledger as ledger
+from filebridge.config import Settings
+from filebridge.errors import (
+    ApiUnavailableError,
+    InboxFileError,
+    RowIssue,
+    StorageError,
+)
+from filebridge.inbox_moves import archive, claimed_path, move_to_failed
+from filebridge.journal import Journal
+from filebridge.order_book import OrderBook
+from filebridge.readers import load_inbound_mapping, read_table
+from filebridge.replay import replay_rows
+from filebridge.report import Outcome, ResultLine, write_failed_rows
+from filebridge.row_replay import RowWork
+from filebridge.selldone import SelldoneClient
+from filebridge.table_model import RawRow, Table
+from filebridge.validation import InboxRow, ValidationResult, validate_table
+
+__all__ = ["FileProcessor", "FileReport", "Halt", "explain"]
+
+log = logging.getLogger(__name__)
+
+MEGABYTE = 1024 * 1024
+NO_ROWS = (
+    "The file has a header but no data rows. Add the rows under the header and drop "
+    "the file into the inbox again."
+)
+
+
+@dataclass
+class FileReport:
+    """What happened to one inbox file in this pass."""
+
+    name: str
+    outcome: str  # done | duplicate | failed | pending
+    message: str = ""
+    applied: int = 0
+    already_done: int = 0
+    rejected: int = 0
+    pending: int = 0
+    calls: int = 0
+    archive_path: Path | None = None
+    result_path: Path | None = None
+    failed_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Halt:
+    """Why the pass ends at this file, which stays claimed and resumes later.
+
+    None of the fields set: the file could not be read just now (locked, share hiccup).
+    """
+
+    unavailable: ApiUnavailableError | None = None
+    retry_in: float | None = None
+    stopped: bool = False
+
+
+class FileProcessor:
+    """Processes the claimed files of one pass (collaborators, mapping, order book)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: SelldoneClient,
+        journal: Journal,
+        *,
+        now: datetime,
+        stop: threading.Event | None,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.journal = journal
+        self.now = now
+        self.stop = stop
+        base = settings.source.parent if settings.source else Path.cwd()
+        self.mapping = load_inbound_mapping(settings.inbox.mapping, base)
+        self.max_bytes = int(settings.inbox.max_file_mb * MEGABYTE)
+        self.stamp = now.strftime("%Y%m%d-%H%M%S")
+        self.book = OrderBook(client, journal)  # one per pass: reads serve every file
+
+    def read(self, path: Path) -> Table:
+        """The file's rows as text; raises `InboxFileError` saying why it is unreadable."""
+        return read_table(
+            path,
+            encoding=self.settings.inbox.encoding,
+            sheet=self.settings.inbox.sheet,
+            max_bytes=self.max_bytes,
+        )
+
+    def process(self, record: ledger.FileRecord, report: FileReport) -> Halt | None:
+        """Process one claimed file into `report`; a Halt ends the pass."""
+        earlier = ledger.earlier_copy(self.journal, record.sha256, before=record.id)
+        if earlier is not None:
+            self._duplicate(record, earlier, report)
+            return None
+        claimed = claimed_path(record)
+        if claimed.stat().st_size == 0:
+            self._unreadable(
+                record,
+                report,
+                "The file is empty (0 bytes) and stayed empty for longer than "
+                f"{self.settings.inbox.empty_file_grace_seconds:g} s. Save it again "
+                "with its rows and drop it into the inbox.",
+            )
+            return None
+        try:
+            table = self.read(claimed)
+        except InboxFileError as exc:
+            self._unreadable(record, report, explain(exc))
+            return None
+        except OSError as exc:
+            # Locked by another program or the share hiccuped: later, never "failed".
+            # The pass stops so that later files cannot overtake this one's rows.
+            report.message = f"cannot read it now ({exc.strerror or exc}); retrying"
+            log.warning("%s: %s", record.original_name, report.message)
+            return Halt()
+        checked = validate_table(table, self.mapping)
+        if checked.file_issues:
+            self._unreadable(record, report, "\n".join(checked.file_issues))
+            return None
+        if not checked.valid and not checked.rejected:
+            self._unreadable(record, report, NO_ROWS)
+            return None
+        self._record_rows(record, checked)
+        rows = ledger.row_records(self.journal, record.id)
+        todo = [
+            RowWork(r.row, r.order_id, r)
+            for r in checked.valid
+            if rows[r.row].outcome == "pending"
+        ]
+        replayed = replay_rows(
+            self.client,
+            self.journal,
+            todo,
+            file_id=record.id,
+            file_sha=record.sha256,
+            book=self.book,
+            prior_calls={n: r.calls for n, r in rows.items()},
+            stop=self.stop,
+        )
+        report.calls = replayed.calls
+        if replayed.stopped or replayed.unavailable is not None:
+            _count(report, ledger.row_records(self.journal, record.id))
+            if replayed.unavailable is not None:
+                halt = Halt(unavailable=replayed.unavailable)
+                report.message = str(replayed.unavailable)
+            elif replayed.retry_in is not None:
+                halt = Halt(retry_in=replayed.retry_in)
+                report.message = (
+                    "a request of an earlier, interrupted run may still be running; "
+                    f"its order is checked again in {replayed.retry_in:.0f} s"
+                )
+            else:
+                halt = Halt(stopped=True)
+                report.message = "stopped; the file resumes on the next run"
+            log.warning("%s left pending: %s", record.original_name, report.message)
+            return halt
+        self._finish(record, report, table, checked)
+        return None
+
+    def _record_rows(
+        self, record: ledger.FileRecord, checked: ValidationResult
+    ) -> None:
+        if ledger.row_records(self.journal, record.id):
+            return
+        entries: list[tuple[int, int | None, str, str]] = [
+            (row.row, row.order_id, "pending", "") for row in checked.valid
+        ]
+        entries += [
+            (raw.row, None, "rejected", "; ".join(i.describe() for i in issues))
+            for raw, issues in checked.rejected
+        ]
+        with self.journal.atomic():
+            ledger.record_rows(self.journal, record.id, sorted(entries))
+
+    def _finish(
+        self,
+        record: ledger.FileRecord,
+        report: FileReport,
+        table: Table,
+        checked: ValidationResult,
+    ) -> None:
+        rows = ledger.row_records(self.journal, record.id)
+        _count(report, rows)
+        rejected = _rejected_rows(table, checked, rows)
+        if rejected:
+            report.failed_path = write_failed_rows(
+                self.settings.folders.failed,
+                record.original_name,
+                table,
+                rejected,
+                stamp=self.stamp,
+            )
+        lines = [
+            ResultLine(
+                r.row_number, r.order_id, _outcome(r.outcome), r.message, r.calls
+            )
+            for r in rows.values()
+        ]
+        report.message = (
+            f"{report.applied} applied, {report.already_done} already done, "
+            f"{report.rejected} rejected"
+        )
+        self._archive(record, report, lines, "done")
+
+    def _duplicate(
+        self,
+        record: ledger.FileRecord,
+        earlier: ledger.FileRecord,
+        report: FileReport,
+    ) -> None:
+        where = f" (archived as {earlier.archive_path})" if earlier.archive_path else ""
+        report.message = (
+            f"duplicate of {earlier.original_name}{where}: same content, not replayed"
+        )
+        log.info("%s is a %s", record.original_name, report.message)
+        line = ResultLine(0, None, "already-done", report.message, 0)
+        self._archive(record, report, [line], "duplicate")
+
+    def _archive(
+        self,
+        record: ledger.FileRecord,
+        report: FileReport,
+        lines: list[ResultLine],
+        state: str,
+    ) -> None:
+        folder = self.settings.folders.archive / self.now.strftime("%Y-%m-%d")
+        target, result_path = archive(
+            self.journal, record, folder, lines, state=state, message=report.message
+        )
+        report.outcome = state
+        report.archive_path = target
+        report.result_path = result_path
+        log.info("archived %s → %s (%s)", record.original_name, target, report.message)
+
+    def _unreadable(
+        self, record: ledger.FileRecord, report: FileReport, explanation: str
+    ) -> None:
+        target, explained = move_to_failed(
+            self.journal,
+            record,
+            self.settings.folders.failed,
+            explanation,
+            stamp=self.stamp,
+        )
+        report.failed_path = explained
+        report.outcome = "failed"
+        report.message = explanation
+        report.archive_path = target
+        log.warning("%s moved to failed/: %s", record.original_name, explanation)
+
+
+def explain(exc: InboxFileError) -> str:
+    """Why a file is unreadable and what to do, as written into its `.error.txt`."""
+    return exc.message + (f"\n{exc.hint}" if exc.hint else "")
+
+
+def _count(report: FileReport, rows: Mapping[int, ledger.RowRecord]) -> None:
+    outcomes = [r.outcome for r in rows.values()]
+    report.applied = outcomes.count("applied")
+    report.already_done = outcomes.count("already-done")
+    report.rejected = outcomes.count("rejected")
+    report.pending = outcomes.count("pending")
+
+
+def _rejected_rows(
+    table: Table,
+    checked: ValidationResult,
+    rows: Mapping[int, ledger.RowRecord],
+) -> list[tuple[RawRow, list[RowIssue]]]:
+    """Every rejected row with its reasons, validation and API rejections alike."""
+    by_row: dict[int, RawRow] = {raw.row: raw for raw in table.rows}
+    issues: dict[int, list[RowIssue]] = {
+        raw.row: list(found) for raw, found in checked.rejected
+    }
+    valid: dict[int, InboxRow] = {r.row: r for r in checked.valid}
+    for number, record in rows.items():
+        if record.outcome == "rejected" and number in valid:
+            issues[number] = [RowIssue(number, "", "", record.message)]
+    return [(by_row[n], issues[n]) for n in sorted(issues) if n in by_row]
+
+
+def _outcome(text: str) -> Outcome:
+    """A journal outcome as the report's type (the journal's CHECK allows no other)."""
+    for known in ("applied", "already-done", "rejected", "pending"):
+        if text == known:
+            return known
+    raise StorageError(f"unknown row outcome {text!r} in the journal")

@@ -1,0 +1,140 @@
+"""What filebridge knows of each order's state: the journal's memory, fresh reads on demand.
+
+An order's state is taken from `order_states` (every successful step and every read
+updates it), else learnt in bulk (one list call for many unknown orders), else one GET.
+`fresh` marks facts read from the API during this run: rows are never rejected, nor
+delivery_info merged, on remembered facts alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from filebridge import inbox_ledger as ledger
+from filebridge.journal import Journal
+from filebridge.models import Order
+from filebridge.selldone import MAX_PAGE_SIZE, SelldoneClient
+
+__all__ = ["PREFETCH_MIN_UNKNOWN", "OrderBook", "OrderFacts"]
+
+log = logging.getLogger(__name__)
+
+PREFETCH_MIN_UNKNOWN = 3
+"""From this many orders of unknown state, one list call (≤250 orders) beats a GET each."""
+PREFETCH_STATUSES = ("Payed", "COD")
+
+
+@dataclass
+class OrderFacts:
+    """The planner's view of one order; `fresh` = read from the API during this run."""
+
+    state: str
+    tracking: tuple[str | None, str | None] | None
+    delivery_info: dict[str, Any] | None
+    fresh: bool
+
+
+class OrderBook:
+    """What this run knows about orders: the journal's `order_states` plus fresh reads.
+
+    With `journal=None` (dry run) nothing is written anywhere.
+    """
+
+    def __init__(self, client: SelldoneClient, journal: Journal | None) -> None:
+        self._client = client
+        self._journal = journal
+        self._facts: dict[int, OrderFacts] = {}
+        self.calls = 0  # API calls this run: reads here, writes counted by row_replay
+
+    def get(self, order_id: int) -> OrderFacts | None:
+        if order_id in self._facts:
+            return self._facts[order_id]
+        if self._journal is None:
+            return None
+        known = ledger.known_order(self._journal, order_id)
+        if known is None:
+            return None
+        tracking = (
+            None
+            if known.tracking_code is None and known.tracking_url is None
+            else (known.tracking_code or None, known.tracking_url or None)
+        )
+        facts = OrderFacts(known.delivery_state, tracking, known.delivery_info, False)
+        self._facts[order_id] = facts
+        return facts
+
+    def fetch(self, order_id: int) -> OrderFacts:
+        """GET the order (one call) and remember it."""
+        self.calls += 1
+        order = self._client.get_order(order_id)
+        return self.learn(order)
+
+    def learn(self, order: Order) -> OrderFacts:
+        info = order.delivery_info_raw()
+        tracking = (
+            order.delivery_info.tracking_code if order.delivery_info else None,
+            order.delivery_info.tracking_url if order.delivery_info else None,
+        )
+        facts = OrderFacts(order.delivery_state or "", tracking, info, True)
+        self._facts[order.id] = facts
+        if self._journal is not None:
+            ledger.remember_order(
+                self._journal,
+                order.id,
+                facts.state,
+                status=order.status or None,
+                tracking=(tracking[0] or "", tracking[1] or ""),
+                delivery_info=info,
+            )
+        return facts
+
+    def prefetch(self, order_ids: Iterable[int]) -> None:
+        """Learn many unknown orders with one list call (newest orders first).
+
+        Orders not on that page (older, or not Payed/COD) are fetched one by one later.
+        """
+        unknown = sorted({i for i in order_ids if self.get(i) is None})
+        if len(unknown) < PREFETCH_MIN_UNKNOWN:
+            return
+        self.calls += 1
+        page = self._client.list_orders(
+            offset=0,
+            limit=MAX_PAGE_SIZE,
+            statuses=PREFETCH_STATUSES,
+            with_=(),
+            sort_by="reserved_at",
+            sort_desc=True,
+        )
+        wanted = set(unknown)
+        found = [order for order in page.orders if order.id in wanted]
+        if self._journal is not None:
+            with self._journal.atomic():
+                for order in found:
+                    self.learn(order)
+        else:
+            for order in found:
+                self.learn(order)
+        log.info(
+            "learnt the state of %d of %d unknown orders from one list call",
+            len(found),
+            len(unknown),
+        )
+
+    def assume(self, order_id: int, facts: OrderFacts) -> None:
+        """Take `facts` as the order's state without recording it (dry run)."""
+        self._facts[order_id] = facts
+
+    def after(self, order_id: int, facts: OrderFacts) -> None:
+        """Remember the state a confirmed step left (caller holds the transaction)."""
+        self._facts[order_id] = facts
+        if self._journal is not None:
+            ledger.remember_order(
+                self._journal,
+                order_id,
+                facts.state,
+                tracking=facts.tracking,
+                delivery_info=facts.delivery_info,
+            )

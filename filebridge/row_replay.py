@@ -1,0 +1,337 @@
+"""Replays one inbox row's steps exactly once: journalled before and after each send.
+
+The protocol is described in `replay`; this module is one row of it. The row's plan is
+recorded (`planned`), each step is marked `sent` and committed before its request
+leaves, and the answer, the order's new known state and (on the last step) the row's
+outcome are committed together. Steps a crash left `sent` are settled first
+(`reconcile`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from filebridge import inbox_ledger as ledger
+from filebridge.errors import (
+    ApiError,
+    ApiRejectedError,
+    ApiUnavailableError,
+    AuthError,
+    TransitionRejectedError,
+)
+from filebridge.fulfilment import (
+    Action,
+    ActionKind,
+    Plan,
+    RowRequest,
+    apply,
+    parse_state,
+    plan_actions,
+)
+from filebridge.journal import Journal
+from filebridge.models import FulfilmentState
+from filebridge.order_book import OrderBook, OrderFacts
+from filebridge.reconcile import reconcile_sent_steps
+from filebridge.selldone import SelldoneClient
+
+__all__ = ["RowOutcome", "RowReplay", "RowWork", "step_key"]
+
+log = logging.getLogger(__name__)
+
+
+def step_key(file_sha: str, row: int, order_id: int, action: str) -> str:
+    """The idempotency key of one step of one row of one file content."""
+    return f"{file_sha}:{row}:{order_id}:{action}"
+
+
+@dataclass(frozen=True)
+class RowWork:
+    """A valid inbox row to replay."""
+
+    row: int
+    order_id: int
+    request: RowRequest
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """What happened to one row; `calls` counts API calls made for it (all runs)."""
+
+    row: int
+    order_id: int
+    outcome: str  # applied | already-done | rejected | pending
+    message: str
+    calls: int
+
+
+class RowReplay:
+    """Replays one row; `calls` accumulates across runs (the journal keeps the count)."""
+
+    def __init__(
+        self,
+        client: SelldoneClient,
+        journal: Journal,
+        book: OrderBook,
+        work: RowWork,
+        *,
+        file_id: int,
+        file_sha: str,
+        calls: int,
+        stop: threading.Event | None,
+        in_flight_grace: float,
+    ) -> None:
+        self.in_flight_grace = in_flight_grace
+        self.client = client
+        self.journal = journal
+        self.book = book
+        self.work = work
+        self.file_id = file_id
+        self.file_sha = file_sha
+        self.calls = calls
+        self.stop = stop
+        self.sent: list[str] = ledger.confirmed_step_names(journal, file_id, work.row)
+
+    def key(self, action: Action) -> str:
+        return step_key(self.file_sha, self.work.row, self.work.order_id, action.name)
+
+    def outcome(self, outcome: str, message: str) -> RowOutcome:
+        return RowOutcome(
+            self.work.row, self.work.order_id, outcome, message, self.calls
+        )
+
+    def _fetch(self) -> OrderFacts:
+        self.calls += 1
+        return self.book.fetch(self.work.order_id)
+
+    def finish(self, outcome: str, message: str) -> RowOutcome:
+        """Record the row's outcome (and its call count) in the journal."""
+        ledger.set_row(
+            self.journal,
+            self.file_id,
+            self.work.row,
+            outcome=outcome,
+            message=message,
+            calls=self.calls,
+        )
+        return self.outcome(outcome, message)
+
+    def run(self) -> RowOutcome:
+        """Settle steps a crash left `sent`, plan on known or fresh facts, send."""
+        reconcile_sent_steps(
+            self.journal,
+            file_id=self.file_id,
+            row=self.work.row,
+            order_id=self.work.order_id,
+            fetch=self._fetch,
+            sent=self.sent,
+            in_flight_grace=self.in_flight_grace,
+        )
+        facts = self.book.get(self.work.order_id) or self._fetch()
+        plan = self._plan(facts)
+        stale = not facts.fresh and (
+            plan.rejection is not None or _needs_fresh_order(plan, self.work.request)
+        )
+        if stale:
+            # Never reject a row, nor merge delivery_info, on remembered data alone.
+            facts = self._fetch()
+            plan = self._plan(facts)
+        refreshed = facts.fresh
+        while True:
+            with self.journal.atomic():
+                ledger.forget_planned_steps(self.journal, self.file_id, self.work.row)
+                for action in plan.actions:
+                    ledger.plan_step(
+                        self.journal,
+                        self.key(action),
+                        file_id=self.file_id,
+                        row_number=self.work.row,
+                        order_id=self.work.order_id,
+                        action=action.name,
+                        payload=action.payload(),
+                    )
+                if not plan.actions:
+                    return self.finish(*self._final(plan))
+            retry = self._send_all(plan, refreshed=refreshed)
+            if isinstance(retry, RowOutcome):
+                return retry
+            refreshed = True
+            plan = retry
+
+    def _final(self, plan: Plan) -> tuple[str, str]:
+        if plan.rejection is not None:
+            return "rejected", plan.rejection
+        if self.sent:
+            return "applied", _applied_message(self.sent, plan)
+        return "already-done", plan.message or "nothing to send"
+
+    def _plan(self, facts: OrderFacts) -> Plan:
+        return plan_actions(
+            facts.state,
+            self.work.request,
+            delivery_info=facts.delivery_info,
+            tracking=facts.tracking,
+        )
+
+    def _send_all(self, plan: Plan, *, refreshed: bool) -> RowOutcome | Plan:
+        """Send the plan's steps; a new Plan means "refreshed, try this instead"."""
+        for index, action in enumerate(plan.actions):
+            if self.stop is not None and self.stop.is_set():
+                return self.finish("pending", "stopped before " + action.describe())
+            key = self.key(action)
+            record = ledger.step(self.journal, key)
+            if record is not None and record.state == "confirmed":
+                continue
+            with self.journal.atomic():
+                ledger.mark_step(self.journal, key, "sent")
+            try:
+                self.calls += 1
+                self.book.calls += 1
+                facts = self._send(action)
+            except TransitionRejectedError as exc:
+                with self.journal.atomic():
+                    ledger.mark_step(self.journal, key, "planned")
+                if refreshed:
+                    return self._reject(key, action, exc)
+                before = self.book.get(self.work.order_id)
+                fresh = self._fetch()
+                if before is not None and fresh.state == before.state:
+                    # Same state as we planned from: the refusal is about something else.
+                    return self._reject(key, action, exc)
+                log.info(
+                    "order %d is %s, not %s: re-planning row %d",
+                    self.work.order_id,
+                    fresh.state,
+                    before.state if before else "?",
+                    self.work.row,
+                )
+                return self._plan(fresh)
+            except ApiRejectedError as exc:
+                return self._reject(key, action, exc)
+            except AuthError:
+                with self.journal.atomic():
+                    ledger.mark_step(self.journal, key, "planned")
+                    ledger.set_row(
+                        self.journal,
+                        self.file_id,
+                        self.work.row,
+                        outcome="pending",
+                        message="stopped: the token was rejected",
+                        calls=self.calls,
+                    )
+                raise
+            except ApiUnavailableError as exc:
+                self._unanswered(key, action, exc)
+                raise
+            except ApiError as exc:
+                self._unanswered(key, action, exc)
+                raise
+            with self.journal.atomic():
+                ledger.mark_step(self.journal, key, "confirmed")
+                self.book.after(self.work.order_id, facts)
+                self.sent.append(action.name)
+                log.info(
+                    "applied %s to order %d (row %d)",
+                    action.describe(),
+                    self.work.order_id,
+                    self.work.row,
+                )
+                if index == len(plan.actions) - 1:
+                    return self.finish("applied", _applied_message(self.sent, plan))
+                ledger.set_row(
+                    self.journal,
+                    self.file_id,
+                    self.work.row,
+                    outcome="pending",
+                    message="in progress",
+                    calls=self.calls,
+                )
+        return self.finish(*self._final(plan))
+
+    def _send(self, action: Action) -> OrderFacts:
+        """One write; returns what the order looks like afterwards."""
+        order_id = self.work.order_id
+        before = self.book.get(order_id) or OrderFacts("", None, None, False)
+        if action.kind is ActionKind.TRACKING:
+            result = self.client.put_tracking(
+                order_id,
+                tracking_code=action.tracking_code,
+                tracking_url=action.tracking_url,
+            )
+            info = (
+                result.delivery_info.raw()
+                if result.delivery_info is not None
+                else before.delivery_info
+            )
+            tracking = (
+                result.tracking_code or action.tracking_code,
+                result.tracking_url or action.tracking_url,
+            )
+            return OrderFacts(before.state, tracking, info, before.fresh)
+        if action.kind is ActionKind.RETURNED:
+            change = self.client.post_delivery_returned(order_id)
+        else:
+            if action.state is None:
+                raise ValueError(f"state action without a state: {action!r}")
+            change = self.client.post_state(
+                order_id,
+                action.state,
+                items=action.items,
+                delivery_info=action.delivery_info,
+            )
+        modelled = apply(
+            parse_state(before.state) or FulfilmentState.CHECK_QUEUE, action
+        )
+        state = change.delivery_state or modelled.value
+        info = (
+            dict(action.delivery_info)
+            if action.delivery_info is not None
+            else before.delivery_info
+        )
+        return OrderFacts(state, before.tracking, info, before.fresh)
+
+    def _unanswered(self, key: str, action: Action, exc: ApiError) -> None:
+        """The request ended without a usable answer; the row stays pending.
+
+        429 and 503 are answered before the shop processes anything, so the step is
+        `planned` again. Otherwise it may have been applied: it stays `sent` (marked
+        as ended, so no in-flight grace applies) and the next run reconciles it.
+        """
+        with self.journal.atomic():
+            if exc.status in (429, 503):
+                ledger.mark_step(self.journal, key, "planned")
+            else:
+                ledger.mark_unanswered(self.journal, key, str(exc))
+            self.finish("pending", f"{action.describe()} unconfirmed: {exc}")
+
+    def _reject(self, key: str, action: Action, exc: ApiRejectedError) -> RowOutcome:
+        message = f"Selldone refused {action.describe()}: {exc.api_message or exc}"
+        if self.sent:
+            message = "sent " + ", ".join(self.sent) + "; then " + message
+        with self.journal.atomic():
+            ledger.mark_step(self.journal, key, "rejected", str(exc))
+            ledger.forget_planned_steps(self.journal, self.file_id, self.work.row)
+            return self.finish("rejected", message)
+
+
+def _needs_fresh_order(plan: Plan, request: RowRequest) -> bool:
+    """Steps that must not be planned from remembered data.
+
+    OrderConfirm: the shop also accepts it as a *re-confirm* in OrderConfirm and
+    PreparingOrder, rewriting the item checks, so a remembered CheckQueue that is stale
+    would not be refused but would silently undo a confirmation made in the dashboard.
+    PreparingOrder with changes: the existing delivery_info must be current to merge.
+    """
+    for action in plan.actions:
+        if action.state is FulfilmentState.ORDER_CONFIRM:
+            return True
+        if action.state is FulfilmentState.PREPARING_ORDER and request.delivery_info:
+            return True
+    return False
+
+
+def _applied_message(sent: Sequence[str], plan: Plan) -> str:
+    text = "sent " + ", ".join(sent)
+    return text + (f"; {plan.message}" if plan.message else "")
