@@ -401,7 +401,14 @@ def mapping_check(mapping_file: str) -> None:
 @mapping_group.command("preview")
 @click.argument("mapping_file")
 @config_option
-@click.option("--rows", "limit", type=int, default=5, show_default=True)
+@click.option(
+    "--rows",
+    "limit",
+    type=int,
+    default=5,
+    show_default=True,
+    help="How many rows to show.",
+)
 def mapping_preview(mapping_file: str, config_path: Path, limit: int) -> None:
     """Show the first rows MAPPING_FILE would produce from the shop's orders."""
     settings = load_config(config_path)
