@@ -18,7 +18,7 @@ from filebridge import __version__
 from filebridge.checks import run_checks
 from filebridge.config import Settings, load_settings
 from filebridge.demo import DEFAULT_DEMO_DIR, run_demo
-from filebridge.errors import EXIT_BUG, ConfigError, FilebridgeError
+from filebridge.errors import EXIT_BUG, EXIT_INTERRUPTED, ConfigError, FilebridgeError
 from filebridge.export import ExportResult, check_mapping, preview_rows
 from filebridge.inbox import InboxResult
 from filebridge.jobs import RunResult, open_client, run_once, run_watch
@@ -290,8 +290,8 @@ def export(config_path: Path, dry_run: bool, reexport: tuple[int, ...]) -> None:
     )
     if sys.stderr.isatty():
         click.echo("", err=True)
-    if result.export is None:  # do_export=True always yields a result
-        raise click.ClickException("internal: the export did not run")
+    if result.export is None:  # do_export=True always yields a result: a bug (exit 70)
+        raise RuntimeError("the export did not run although it was asked to")
     click.echo(_export_summary(result.export))
     if dry_run and result.export.order_ids:
         ids = ", ".join(str(i) for i in result.export.order_ids)
@@ -324,13 +324,35 @@ def _print_planned(result: InboxResult) -> None:
         )
 
 
-def _finish(result: RunResult) -> None:
+def stop_on_signals() -> threading.Event:
+    """Ctrl-C / SIGTERM / Ctrl-Break set the returned event: work stops after the API
+    step in flight. A second Ctrl-C interrupts at once (every step is crash-safe)."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo(
+            "Stopping after the step in flight (Ctrl-C again to abort)…", err=True
+        )
+
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):  # SIGBREAK: Ctrl-Break on Windows
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), request_stop)
+    return stop
+
+
+def _finish(result: RunResult, stop: threading.Event | None = None) -> None:
     """Exit 5 when Selldone gave out mid-inbox, 1 when rows were rejected, else 0."""
     if result.inbox is not None and result.inbox.unavailable is not None:
         click.echo(f"Error: {result.inbox.unavailable}", err=True)
         click.echo(
             "Hint: pending rows resume on the next run; nothing was lost.", err=True
         )
+    if stop is not None and stop.is_set():
+        click.echo("Stopped cleanly; the next run resumes the rest.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     if result.exit_code:
         sys.exit(result.exit_code)
 
@@ -341,13 +363,16 @@ def _finish(result: RunResult) -> None:
 def run(config_path: Path, dry_run: bool) -> None:
     """One pass: export new orders, then drain the inbox (for Task Scheduler)."""
     settings = load_config(config_path)
-    result = run_once(settings, dry_run=dry_run, progress=_progress_printer())
+    stop = stop_on_signals()
+    result = run_once(
+        settings, dry_run=dry_run, progress=_progress_printer(), stop=stop
+    )
     if result.export is not None:
         click.echo(_export_summary(result.export))
     if result.inbox is not None:
         click.echo(_inbox_summary(result.inbox))
         _print_planned(result.inbox)
-    _finish(result)
+    _finish(result, stop)
 
 
 @cli.command("inbox")
@@ -356,11 +381,12 @@ def run(config_path: Path, dry_run: bool) -> None:
 def inbox(config_path: Path, dry_run: bool) -> None:
     """Drain the inbox once: validate files and replay them (the inbox half of `run`)."""
     settings = load_config(config_path)
-    result = run_once(settings, do_export=False, dry_run=dry_run)
+    stop = stop_on_signals()
+    result = run_once(settings, do_export=False, dry_run=dry_run, stop=stop)
     if result.inbox is not None:
         click.echo(_inbox_summary(result.inbox))
         _print_planned(result.inbox)
-    _finish(result)
+    _finish(result, stop)
 
 
 @cli.command("watch")
@@ -371,10 +397,7 @@ def watch(config_path: Path) -> None:
     Ctrl-C or SIGTERM stops it cleanly after the API step in flight.
     """
     settings = load_config(config_path)
-    stop = threading.Event()
-    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):  # SIGBREAK: Ctrl-Break on Windows
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), lambda *_: stop.set())
+    stop = stop_on_signals()
     click.echo(f"Watching {settings.folders.inbox}; press Ctrl-C to stop.")
     run_watch(
         settings,
@@ -426,7 +449,7 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="filebridge", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
@@ -439,7 +462,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Stopped.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception:
         log.exception("filebridge hit an unexpected error (a bug)")
         click.echo(

@@ -5,7 +5,7 @@ FilebridgeError                      exit  recovery
 ├── ConfigError                        3   fix filebridge.toml; run `filebridge check`
 ├── MappingError                       3   fix mappings/*.toml (names the file, key, nearest names)
 ├── InboxFileError                    (1)  one unreadable inbox file → moved to failed/ with an explanation
-├── ApiError                               carries method + path + status; never headers or token
+├── ApiError                           9   the API answered in a shape filebridge does not know
 │   ├── ApiUnavailableError            5   gave up after retries (timeouts, 5xx, 429): try again later
 │   ├── AuthError                      4   401/403: token missing, wrong or revoked → get a new token
 │   └── ApiRejectedError               7   other 4xx / app-level error: this request never succeeds as sent
@@ -30,6 +30,7 @@ from typing import ClassVar
 __all__ = [
     "EXIT_BUG",
     "EXIT_CLEAN",
+    "EXIT_INTERRUPTED",
     "EXIT_REJECTED_ROWS",
     "EXIT_USAGE",
     "AlreadyRunningError",
@@ -50,6 +51,7 @@ EXIT_CLEAN = 0
 EXIT_REJECTED_ROWS = 1
 EXIT_USAGE = 2
 EXIT_BUG = 70
+EXIT_INTERRUPTED = 130
 
 
 class FilebridgeError(Exception):
@@ -107,10 +109,14 @@ class InboxFileError(FilebridgeError):
 
 
 class ApiError(FilebridgeError):
-    """A Selldone API call failed. Holds method, path and status only: never the token."""
+    """A Selldone API call failed. Holds method, path and status only: never the token.
 
-    exit_code = 5
-    summary = "Selldone API error"
+    Raised as itself only when an answer has a shape filebridge does not understand (the
+    API changed): not transient, so it has its own exit code rather than "retry later".
+    """
+
+    exit_code = 9
+    summary = "unexpected Selldone API answer"
 
     def __init__(
         self,

@@ -75,6 +75,7 @@ ORDER_TYPE = "PHYSICAL"
 WITH_RELATIONS: tuple[str, ...] = ("items", "buyer", "products")
 PRESET_PACKAGE = "filebridge"
 PRESET_FOLDER = "presets"
+INBOUND_PRESET_PREFIX = "inbox-"
 SECONDS_PER_MINUTE = 60
 
 
@@ -130,11 +131,13 @@ def load_mapping(name_or_path: str, base_dir: Path) -> MappingSpec:
         preset = (
             resources.files(PRESET_PACKAGE) / PRESET_FOLDER / f"{name_or_path}.toml"
         )
-        if not preset.is_file():
+        # inbox-*.toml presets are inbound mappings: never offered or taken for export.
+        if name_or_path.startswith(INBOUND_PRESET_PREFIX) or not preset.is_file():
             names = sorted(
                 entry.name.removesuffix(".toml")
                 for entry in (resources.files(PRESET_PACKAGE) / PRESET_FOLDER).iterdir()
                 if entry.name.endswith(".toml")
+                and not entry.name.startswith(INBOUND_PRESET_PREFIX)
             )
             raise MappingError(
                 f"There is no mapping preset {name_or_path!r}.",

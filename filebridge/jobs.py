@@ -116,8 +116,12 @@ def run_pass(
     dry_run: bool = False,
     reexport: Sequence[int] = (),
     progress: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> RunResult:
-    """Export, then drain the inbox, with collaborators passed in (watch reuses them)."""
+    """Export, then drain the inbox, with collaborators passed in (watch reuses them).
+
+    `stop` ends the inbox drain after the API step in flight; the rest resumes next run.
+    """
     moment = now or datetime.now(UTC)
     with recording_failures(journal):
         exported = (
@@ -134,8 +138,8 @@ def run_pass(
             else None
         )
         drained = (
-            run_inbox(settings, client, journal, now=moment, dry_run=dry_run)
-            if do_inbox
+            run_inbox(settings, client, journal, now=moment, dry_run=dry_run, stop=stop)
+            if do_inbox and not (stop is not None and stop.is_set())
             else None
         )
     return RunResult(export=exported, inbox=drained)
@@ -149,6 +153,7 @@ def run_once(
     dry_run: bool = False,
     reexport: Sequence[int] = (),
     progress: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> RunResult:
     """One locked pass for Task Scheduler; a second concurrent pass exits at once.
 
@@ -169,6 +174,7 @@ def run_once(
             dry_run=dry_run,
             reexport=reexport,
             progress=progress,
+            stop=stop,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from filebridge.locking import single_instance
+from tests.conftest import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -261,3 +263,58 @@ def test_api_outage_mid_inbox_exits_5_and_the_rerun_completes(
     assert sandbox.get_order(order["id"])["delivery_state"] == "PreparingOrder"
     posts = [c for c in sandbox.calls() if c.method == "POST" and c.status == 200]
     assert [c.path.rsplit("/", 1)[-1] for c in posts] == ["state", "state"]
+
+
+def test_ctrl_c_during_run_finishes_the_step_and_exits_130(site: Path, sandbox) -> None:
+    """SIGINT mid-inbox: the step in flight completes, exit 130; the rerun does the rest once."""
+    orders = [
+        o
+        for o in sandbox.orders()
+        if o["status"] == "Payed"
+        and o["delivery_state"] == "CheckQueue"
+        and not o.get("reject")
+    ][:8]
+    rows = "".join(f"{o['id']},SentOrder\n" for o in orders)
+    (site.parent / "inbox" / "s.csv").write_text(
+        f"order_id,state\n{rows}", encoding="utf-8"
+    )
+    sandbox.faults.delay_next(0.3, times=100, method="POST")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SELLDONE_")}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["SELLDONE_TOKEN"] = sandbox.token
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "filebridge", "inbox", "-c", str(site)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        moved = lambda: sum(  # noqa: E731
+            sandbox.get_order(o["id"])["delivery_state"] != "CheckQueue" for o in orders
+        )
+        assert wait_until(lambda: moved() >= 1, timeout=30)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "Stopped cleanly" in err
+    assert (
+        sum(sandbox.get_order(o["id"])["delivery_state"] == "SentOrder" for o in orders)
+        < 8
+    )
+    sandbox.faults.clear()
+    rerun = filebridge("inbox", "-c", str(site), token=sandbox.token)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert all(
+        sandbox.get_order(o["id"])["delivery_state"] == "SentOrder" for o in orders
+    )
+    applied = [
+        (c.path, (c.body or {}).get("state"))
+        for c in sandbox.calls()
+        if c.method == "POST" and c.status == 200
+    ]
+    assert len(applied) == len(set(applied)) == 8 * 3

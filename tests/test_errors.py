@@ -51,6 +51,7 @@ def test_stop_conditions_are_not_rejections() -> None:
         (AlreadyRunningError, 6),
         (ApiRejectedError, 7),
         (errors.StorageError, 8),
+        (errors.ApiError, 9),
     ],
 )
 def test_exit_codes_are_the_documented_ones(
