@@ -1,4 +1,4 @@
-"""Pydantic models of the Selldone order payloads (selldone-api.md §3); pure, no I/O.
+"""Pydantic models of a Selldone order, as the API sends it (selldone-api.md §3); pure.
 
 The models are tolerant on purpose, because the API is only partly documented:
 
@@ -7,31 +7,25 @@ The models are tolerant on purpose, because the API is only partly documented:
 * enum-like fields (`status`, `delivery_state`, `type`, ...) are plain `str`, so a
   value the API invents tomorrow still parses; `FulfilmentState`, `PaymentStatus` and
   the helpers on `Order` interpret them;
-* money and quantities are `Decimal` built from the number's decimal text
-  (52.4 → "52.4"), never from a binary float;
-* timestamps are timezone-aware (naive ones are taken as UTC);
-* identifier-like text fields (SKU, postal code, phone, label) accept JSON numbers.
+* money is exact `Decimal`, timestamps are timezone-aware and identifier-like text
+  accepts JSON numbers: the field types of `payload_types`.
+
+The product and variant an item embeds are in `catalogue`; the answers to the writes
+(`StateChange`, `TrackingResult`) are in `write_replies`.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ModelWrapValidatorHandler,
-    PrivateAttr,
-    model_validator,
-)
+from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, model_validator
+
+from filebridge.catalogue import Product, Variant
+from filebridge.payload_types import Money, Payload, Text, Timestamp, known_member
 
 __all__ = [
     "FULFILMENT_SEQUENCE",
@@ -43,16 +37,9 @@ __all__ = [
     "OrderItem",
     "OrdersPage",
     "PaymentStatus",
-    "Product",
     "ReceiverInfo",
-    "StateChange",
-    "TrackingResult",
-    "Variant",
     "Volume",
 ]
-
-
-_E = TypeVar("_E", bound=StrEnum)
 
 
 class FulfilmentState(StrEnum):
@@ -84,66 +71,6 @@ class PaymentStatus(StrEnum):
     COD = "COD"
 
 
-# --- tolerant field types -------------------------------------------------------------
-
-
-def _to_decimal(value: object) -> object:
-    """Build a Decimal from the number's text: 52.4 becomes Decimal("52.4") exactly."""
-    if value is None or isinstance(value, Decimal | bool):
-        return value
-    if isinstance(value, int | float):
-        return Decimal(str(value))
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            return Decimal(text)
-        except InvalidOperation:
-            return value  # let pydantic report it with the field name
-    return value
-
-
-def _to_text(value: object) -> object:
-    """Accept JSON numbers where the API documents text (SKUs, postcodes, phones)."""
-    if isinstance(value, bool):
-        return value  # a bool here is a real contract breach: let pydantic report it
-    if isinstance(value, int | Decimal):
-        return str(value)
-    if isinstance(value, float):
-        return str(Decimal(str(value)))
-    return value
-
-
-def _blank_to_none(value: object) -> object:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    """Naive timestamps are taken as UTC: the API documents ISO-8601 UTC strings."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-Money = Annotated[Decimal | None, BeforeValidator(_to_decimal)]
-"""An amount or quantity: exact Decimal or None."""
-
-Text = Annotated[str | None, BeforeValidator(_to_text)]
-"""Text that the API may also send as a JSON number."""
-
-Timestamp = Annotated[
-    datetime | None, BeforeValidator(_blank_to_none), AfterValidator(_as_utc)
-]
-"""A timezone-aware instant; naive input is UTC, an empty string is None."""
-
-
-class _Payload(BaseModel):
-    """Base of every API payload model: unknown keys are kept and readable."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-
 def _is_blank(value: str | None) -> bool:
     return value is None or not value.strip()
 
@@ -151,14 +78,14 @@ def _is_blank(value: str | None) -> bool:
 # --- addresses and people -------------------------------------------------------------
 
 
-class Location(_Payload):
+class Location(Payload):
     """`receiver_info.location`."""
 
     lat: Money = None
     lng: Money = None
 
 
-class ReceiverInfo(_Payload):
+class ReceiverInfo(Payload):
     """`receiver_info` (§3.2): street in `address`, house number `no`, flat `unit`."""
 
     name: Text = None
@@ -180,7 +107,7 @@ class ReceiverInfo(_Payload):
     tax_id: Text = None
 
 
-class Buyer(_Payload):
+class Buyer(Payload):
     """`buyer` (`with[]=buyer`); the order has `buyer: None` for guests."""
 
     id: int | None = None
@@ -189,7 +116,7 @@ class Buyer(_Payload):
     phone: Text = None
 
 
-class Volume(_Payload):
+class Volume(Payload):
     """`delivery_info.volume` in the shop's size unit."""
 
     width: Money = None
@@ -197,7 +124,7 @@ class Volume(_Payload):
     height: Money = None
 
 
-class DeliveryInfo(_Payload):
+class DeliveryInfo(Payload):
     """`delivery_info` (§3.3); tracking lives here after PUT tracking.
 
     The dict exactly as received is kept beside the parsed fields; `raw()` returns a
@@ -244,65 +171,10 @@ class DeliveryInfo(_Payload):
         return copy.deepcopy(self._raw)
 
 
-# --- catalogue ------------------------------------------------------------------------
-
-
-class Product(_Payload):
-    """`items[].product` (`with[]=products`); `sku`/`mpn` may be null."""
-
-    id: int | None = None
-    shop_id: int | None = None
-    type: Text = None
-    title: Text = None
-    title_en: Text = None
-    sku: Text = None
-    mpn: Text = None
-    gtin: Text = None
-    price: Money = None
-    currency: Text = None
-    discount: Money = None
-    status: Text = None
-    quantity: Money = None
-    unit: Text = None
-    unit_float: bool | None = None
-    icon: Text = None
-    extra: dict[str, Any] | None = None
-    created_at: Timestamp = None
-    updated_at: Timestamp = None
-
-
-class Variant(_Payload):
-    """`items[].variant`; `volume`, `weight` etc. are labels, not measurements."""
-
-    id: int | None = None
-    shop_id: int | None = None
-    product_id: int | None = None
-    sku: Text = None
-    mpn: Text = None
-    gtin: Text = None
-    color: Text = None
-    style: Text = None
-    volume: Text = None
-    weight: Text = None
-    pack: Text = None
-    type: Text = None
-    pricing: bool | None = None
-    price: Money = None
-    currency: Text = None
-    discount: Money = None
-    quantity: Money = None
-    image: Text = None
-    enable: bool | None = None
-    extra: dict[str, Any] | None = None
-    created_at: Timestamp = None
-    updated_at: Timestamp = None
-    deleted_at: Timestamp = None
-
-
 # --- order ----------------------------------------------------------------------------
 
 
-class OrderItem(_Payload):
+class OrderItem(Payload):
     """One line of an order (`items[]`, a BasketItem).
 
     `price` is the unit price after the per-unit discount `dis`; `count` may be
@@ -379,7 +251,7 @@ def _variant_first(variant_value: str | None, product_value: str | None) -> str 
     return None
 
 
-class Order(_Payload):
+class Order(Payload):
     """An order (a basket) as the list and detail endpoints return it (§3.1).
 
     The API's own `code` key (a guest basket code, rarely set) is exposed as
@@ -439,12 +311,12 @@ class Order(_Payload):
     @property
     def fulfilment_state(self) -> FulfilmentState | None:
         """`delivery_state` as a known step; None if it is missing or unknown."""
-        return _known(FulfilmentState, self.delivery_state)
+        return known_member(FulfilmentState, self.delivery_state)
 
     @property
     def payment_status(self) -> PaymentStatus | None:
         """`status` as a known value, or None if the API sent something new."""
-        return _known(PaymentStatus, self.status)
+        return known_member(PaymentStatus, self.status)
 
     @property
     def is_paid(self) -> bool:
@@ -474,50 +346,8 @@ class Order(_Payload):
         return self.delivery_info.raw() if self.delivery_info is not None else {}
 
 
-def _known(enum: type[_E], value: str | None) -> _E | None:
-    if value is None:
-        return None
-    try:
-        return enum(value)
-    except ValueError:
-        return None
-
-
-class OrdersPage(_Payload):
+class OrdersPage(Payload):
     """One page of `GET .../baskets-PHYSICAL`; `total` counts all matches."""
 
     orders: list[Order] = Field(default_factory=list)
     total: int | None = None
-
-
-# --- write responses ------------------------------------------------------------------
-
-
-class StateChange(_Payload):
-    """Answer to POST .../state and .../delivery-returned.
-
-    `delivery_state` stays a str (the state after delivery-returned is not documented);
-    `changed` is False when the shop already was in that state. `raw` is the whole body.
-    """
-
-    delivery_state: str = ""
-    changed: bool = False
-    delivery_at: Timestamp = None
-    updated: int | None = None
-    items: list[dict[str, Any]] = Field(default_factory=list)
-    raw: dict[str, Any] = Field(default_factory=dict, exclude=True)
-
-    @property
-    def fulfilment_state(self) -> FulfilmentState | None:
-        """`delivery_state` as a known step, or None."""
-        return _known(FulfilmentState, self.delivery_state)
-
-
-class TrackingResult(_Payload):
-    """Answer to PUT .../tracking; `delivery_info` is the order's new delivery_info."""
-
-    tracking_code: Text = None
-    tracking_url: Text = None
-    delivery_info: DeliveryInfo | None = None
-    success: bool | None = None
-    raw: dict[str, Any] = Field(default_factory=dict, exclude=True)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from filebridge.demo import MARKER_NAME, DemoReport, run_demo
+from filebridge.demo import MARKER_NAME, run_demo
+from filebridge.demo_report import DemoReport
 from filebridge.errors import StorageError
 from filebridge.sample_files import (
     MISTAKES_CSV,
