@@ -392,3 +392,18 @@ def test_try_it_commands_are_the_ones_ci_runs() -> None:
             assert wanted in ran, f"{part.strip()!r} is not run by .ci/run"
             positions.append(ran.index(wanted))
     assert positions == sorted(positions), "CI runs the README commands out of order"
+
+
+def test_architecture_table_names_every_module() -> None:
+    """Each filebridge module sits in a layer of the README's architecture table."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[
+        readme.index("| 0 foundation |") : readme.index("| side | `sandbox/`")
+    ]
+    modules = {
+        p.stem
+        for p in (REPO / "filebridge").glob("*.py")
+        if p.stem not in {"__init__", "__main__"}
+    }
+    missing = sorted(m for m in modules if f"`{m}`" not in table)
+    assert missing == []
