@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import chain, compress
 from typing import Final, Literal
 
 __all__ = [
@@ -43,11 +44,15 @@ __all__ = [
     "parse_tracking_code",
     "parse_tracking_codes",
     "parse_tracking_url",
+    "parse_tracking_urls",
 ]
 
 MAX_ID: Final = 2**63 - 1  # Selldone ids are signed 64-bit integers
 MAX_ID_TEXT: Final = 40  # longer cells are not ids; also bounds the regex work
 _FAST_ID_DIGITS: Final = 18  # up to 18 digits int() is cheap and below MAX_ID
+# A digits-only cell longer than MAX_ID_TEXT whose value fits in MAX_ID (19 digits)
+# starts with at least this many zeros; a column without such a run has no such cell.
+_LONG_ZERO_RUN: Final = "0" * (MAX_ID_TEXT - len(str(MAX_ID)) + 1)
 MAX_ITEMS_TEXT: Final = 20_000  # an items cell longer than this is not a list of ids
 MAX_NUMBER_TEXT: Final = 40
 MAX_TRACKING_CODE_LENGTH: Final = 255
@@ -86,6 +91,8 @@ _LABEL = r"[A-Za-z0-9]+(?:-+[A-Za-z0-9]+)*"  # no backtracking: one way to match
 _URL_FAST = re.compile(
     rf"https?://{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?(?:[/?#][!-~]*)?"
 )
+# The scheme and host of a URL, up to the character that starts its path/query/fragment.
+_URL_HEAD = re.compile(rf"https?://{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?[/?#]")
 _PLAIN_DECIMAL = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?")
 _PLAIN_DECIMAL_COMMA = re.compile(r"[0-9]{1,15}(?:,[0-9]{1,15})?")
 _KEY_DROP = str.maketrans("", "", " _-\u00a0\t")
@@ -220,17 +227,29 @@ def parse_order_ids(
     thousands_separator: Literal[".", ","] | None = None,
 ) -> list[int | CellProblem]:
     """`parse_order_id` for a whole column; clean columns take a C-speed path."""
-    flat = "".join(texts)
-    if (
-        flat.isdigit()
-        and flat.isascii()
-        and "" not in texts
-        and max(map(len, texts)) <= _FAST_ID_DIGITS
-    ):
-        ids = list(map(int, texts))
-        if min(ids) > 0:
-            return list[int | CellProblem](ids)
+    ids = _plain_ids(texts)
+    if ids is not None:
+        return list[int | CellProblem](ids)
     return [parse_order_id(t, thousands_separator=thousands_separator) for t in texts]
+
+
+def _plain_ids(texts: Sequence[str]) -> list[int] | None:
+    """The ids, when every text is ASCII digits that `parse_order_id` accepts; else None.
+
+    For such a text `parse_order_id` gives `int(text)` when it is a valid id and at
+    most MAX_ID_TEXT long, so the whole column is checked at C speed on the joined
+    text and the ints (a per-cell length check cost more than parsing the column).
+    """
+    flat = "".join(texts)
+    if not (flat.isdigit() and flat.isascii()) or _LONG_ZERO_RUN in flat:
+        return None
+    try:
+        ids = list(map(int, texts))
+    except ValueError:  # an empty cell, or more digits than int() takes
+        return None
+    if min(ids) <= 0 or max(ids) > MAX_ID:
+        return None
+    return ids
 
 
 def parse_tracking_codes(texts: Sequence[str]) -> list[str | CellProblem | None]:
@@ -240,51 +259,70 @@ def parse_tracking_codes(texts: Sequence[str]) -> list[str | CellProblem | None]
         flat.isalnum()
         and flat.isascii()
         and max(map(len, texts)) <= MAX_TRACKING_CODE_LENGTH
-        and _SCIENTIFIC_LINE.search("\n".join(texts)) is None
+        # Only a code with an e/E can be in scientific notation: skip the search.
+        and not (
+            ("e" in flat or "E" in flat)
+            and _SCIENTIFIC_LINE.search("\n".join(texts)) is not None
+        )
     ):
         return [t or None for t in texts]
     return list(map(parse_tracking_code, texts))
 
 
-def _plain_item_lists(texts: Sequence[str]) -> list[tuple[int, ...] | None] | None:
-    """Every cell empty or ids separated by `;`/`,` only: the lists; else None."""
-    joined = ";".join(texts).replace(",", ";")
+def _plain_item_lists(values: Sequence[str]) -> list[tuple[int, ...]] | None:
+    """Non-empty cells of ids separated by `;`/`,` only, all valid: the tuples; else None.
+
+    The same C-speed checks as `_plain_ids`, on all the cells' ids at once.
+    """
+    if not values:
+        return []
+    if max(map(len, values)) > MAX_ITEMS_TEXT:
+        return None  # `parse_item_ids` may refuse it as too long
+    joined = ";".join(values)
+    if "," in joined:
+        values = [value.replace(",", ";") for value in values]
+        joined = joined.replace(",", ";")
     digits = joined.replace(";", "")
-    if not (
-        digits.isdigit()
-        and digits.isascii()
-        and max(map(len, joined.split(";"))) <= _FAST_ID_DIGITS
-    ):
+    if not (digits.isdigit() and digits.isascii()) or _LONG_ZERO_RUN in joined:
         return None
     try:
-        lists = [
-            tuple(map(int, t.replace(",", ";").split(";"))) if t else None
-            for t in texts
-        ]
-    except ValueError:  # an empty id between separators: "1;;2"
+        lists = [tuple(map(int, value.split(";"))) for value in values]
+    except ValueError:  # an empty id between separators ("1;;2"), or a huge one
         return None
-    if any(0 in v for v in lists if v is not None):
-        return None
+    every_id = chain.from_iterable
+    if min(every_id(lists)) <= 0 or max(every_id(lists)) > MAX_ID:
+        return None  # 0 may be a lost fraction: `4521,0` is one id, not two
+    if len(set(every_id(lists))) < sum(map(len, lists)):  # some id repeats
+        return list(map(_first_of_each, lists))
     return lists
+
+
+def _first_of_each(ids: tuple[int, ...]) -> tuple[int, ...]:
+    """`ids` with repeats kept once, in their first position."""
+    return ids if len(set(ids)) == len(ids) else tuple(dict.fromkeys(ids))
 
 
 def parse_item_id_lists(
     texts: Sequence[str],
 ) -> list[tuple[int, ...] | CellProblem | None]:
-    """`parse_item_ids` for a whole column; clean columns take a C-speed path."""
-    lists = _plain_item_lists(texts)
+    """`parse_item_ids` for a whole column; clean columns take a C-speed path.
+
+    Only the filled cells are parsed (the usual cell is empty: all items); each
+    distinct text once when the column is not plain.
+    """
+    filled = list(compress(range(len(texts)), texts))
+    values = list(map(texts.__getitem__, filled))
+    lists = _plain_item_lists(values)
+    parsed: Sequence[tuple[int, ...] | CellProblem | None]
     if lists is not None:
-        return [
-            v
-            if v is None or len(v) < 2 or len(set(v)) == len(v)
-            else tuple(dict.fromkeys(v))
-            for v in lists
-        ]
-    known: dict[str, tuple[int, ...] | CellProblem | None] = {}
-    for text in texts:
-        if text not in known:
-            known[text] = parse_item_ids(text)
-    return list(map(known.__getitem__, texts))
+        parsed = lists
+    else:
+        known = {text: parse_item_ids(text) for text in set(values)}
+        parsed = list(map(known.__getitem__, values))
+    column: list[tuple[int, ...] | CellProblem | None] = [None] * len(texts)
+    for index, value in zip(filled, parsed, strict=True):
+        column[index] = value
+    return column
 
 
 def parse_item_ids(text: str) -> tuple[int, ...] | CellProblem | None:
@@ -481,3 +519,38 @@ def parse_tracking_url(text: str) -> str | CellProblem | None:
             "write a full link starting with https:// (or leave the cell empty)",
         )
     return value
+
+
+def parse_tracking_urls(texts: Sequence[str]) -> list[str | CellProblem | None]:
+    """`parse_tracking_url` for a whole column; clean columns take a C-speed path."""
+    urls = list(filter(None, texts))
+    if not urls:
+        return [None] * len(texts)
+    flat = "".join(urls)
+    if (
+        flat.isascii()
+        and flat.isprintable()  # ASCII printable and no space: only [!-~] characters
+        and " " not in flat
+        and max(map(len, urls)) <= MAX_URL_LENGTH
+        and (_has_valid_common_head(urls) or all(map(_URL_FAST.fullmatch, urls)))
+    ):
+        return [text or None for text in texts]
+    return list(map(parse_tracking_url, texts))
+
+
+def _has_valid_common_head(urls: Sequence[str]) -> bool:
+    """True when all `urls` begin with one valid `https://host/`; they hold only [!-~].
+
+    A column's links usually share scheme and host (the carrier's tracking page), so the
+    one regex check of the shared head replaces one per cell. The common prefix of the
+    smallest and largest text is the common prefix of them all. After a valid head
+    whose last character starts the path, any [!-~] text completes a URL `_URL_FAST`
+    accepts, so this never accepts a cell that `parse_tracking_url` would refuse.
+    """
+    low, high = min(urls), max(urls)
+    length = 0
+    for a, b in zip(low, high, strict=False):
+        if a != b:
+            break
+        length += 1
+    return _URL_HEAD.match(low[:length]) is not None

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from filebridge.cells import (
+    MAX_ID,
     SCIENTIFIC_HINT,
     CellProblem,
     column_letter,
@@ -23,6 +24,7 @@ from filebridge.cells import (
     parse_tracking_code,
     parse_tracking_codes,
     parse_tracking_url,
+    parse_tracking_urls,
 )
 from tests.strategies_inbox import (
     cell_text,
@@ -160,6 +162,33 @@ def test_parse_order_ids_column_matches_for_any_text(texts: list[str]) -> None:
     assert parse_order_ids(texts) == [parse_order_id(t) for t in texts]
 
 
+# Cells at the edges of the whole-column fast paths: lengths and values around
+# MAX_ID (19 digits) and MAX_ID_TEXT (40 characters), zero padding, empty cells.
+EDGE_IDS = [
+    "",
+    "0",
+    "00",
+    "007",
+    str(MAX_ID),
+    str(MAX_ID + 1),
+    "9" * 18,
+    "9" * 19,
+    "0" * 21 + "1",
+    "0" * 22 + "1",
+    "0" * 39 + "1",
+    "0" * 40 + "1",
+    "0" * 21 + str(MAX_ID),
+    "0" * 22 + "1" * 19,  # 41 characters: too long for an id, although it fits
+    "9" * 5000,
+]
+
+
+@given(st.lists(st.sampled_from(EDGE_IDS) | order_ids.map(str), max_size=6))
+def test_parse_order_ids_column_matches_at_the_edges(texts: list[str]) -> None:
+    """Zero-padded, 19-digit and over-long ids: the column path agrees with cells."""
+    assert parse_order_ids(texts) == [parse_order_id(t) for t in texts]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -208,6 +237,28 @@ def test_parse_item_ids_refuses_bad_lists(text: str, message: str) -> None:
 )
 def test_parse_item_id_lists_matches_cell_by_cell(texts: list[str]) -> None:
     """The column parser for items agrees with parsing each cell."""
+    assert parse_item_id_lists(texts) == [parse_item_ids(t) for t in texts]
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *EDGE_IDS,
+                "1;2",
+                "1,2;3",
+                "4521,0",
+                "12,0001",
+                "0" * 21 + "1;2",
+                "1;" * 7000 + "1",
+                "1000000000000000000;" * 1100 + "1",
+            ]
+        ),
+        max_size=6,
+    )
+)
+def test_parse_item_id_lists_matches_at_the_edges(texts: list[str]) -> None:
+    """Long, zero-padded and over-long item lists: the column path agrees with cells."""
     assert parse_item_id_lists(texts) == [parse_item_ids(t) for t in texts]
 
 
@@ -355,6 +406,34 @@ def test_parse_tracking_url_refuses_other_text(url: str) -> None:
         "tracking URL is not a web address",
         "write a full link starting with https:// (or leave the cell empty)",
     )
+
+
+URLS = [
+    "",
+    "https://track.example.com/t/JJD0001",
+    "https://track.example.com/t/JJD0002?x=1#y",
+    "https://track.example.com",
+    "https://track.example.com:8080/t/1",
+    "https://track.example.com:123456/t/1",
+    "https://-bad-.example.com/t/1",
+    "https://track..example.com/t/1",
+    "https://track.example.com/t/a b",
+    "https://track.example.com/t/\x7f",
+    "https://track.example.com/" + "x" * 2100,
+    "https://sendungsverfolgung.dhl.de/päckchen",
+    "http://[::1]:8080/x",
+    "ftp://track.example.com/1",
+    " https://track.example.com/t/1 ",
+]
+
+
+@given(
+    st.lists(st.sampled_from(URLS), max_size=6)
+    | st.lists(cell_text | st.sampled_from(URLS), max_size=8)
+)
+def test_parse_tracking_urls_matches_cell_by_cell(texts: list[str]) -> None:
+    """The column parser for URLs (one check of a shared host) agrees with each cell."""
+    assert parse_tracking_urls(texts) == [parse_tracking_url(t) for t in texts]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gc
 import random
+import tempfile
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
@@ -13,6 +14,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 import xlsxwriter
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from filebridge.errors import ConfigError, InboxFileError, MappingError
 from filebridge.models import FulfilmentState
@@ -141,6 +144,94 @@ def test_blank_rows_are_skipped_but_counted_and_cells_stripped(tmp_path: Path) -
         RawRow(3, {"order_id": "1", "state": "SentOrder"}),
         RawRow(6, {"order_id": "2", "state": "ToCustomer"}),
     ]
+
+
+def test_line_break_at_the_edge_of_a_quoted_cell_is_stripped(tmp_path: Path) -> None:
+    """A quoted cell ending or starting with a line break loses it, like outer spaces.
+
+    (Before, a cell such as `"SentOrder\n"` in the middle of a row kept its line
+    break, and validation then called the state unknown.)
+    """
+    path = tmp_path / "breaks.csv"
+    path.write_bytes(
+        b'order_id;state;tracking_code\r\n1;"SentOrder\n";JJD1\r\n2;"a\r\nb";JJD2\r\n'
+    )
+    table = read_table(path, max_bytes=MB)
+    assert [row.cells["state"] for row in table.rows] == ["SentOrder", "a\r\nb"]
+
+
+def test_tab_separated_quoted_cell_starting_with_a_tab_is_stripped(
+    tmp_path: Path,
+) -> None:
+    """In a TAB-separated file a quoted cell may hold a TAB at its edge: it goes too."""
+    path = tmp_path / "tabs.txt"
+    path.write_bytes(b'order_id\tstate\tnote\r\n1\t"\tSentOrder"\tx\r\n')
+    table = read_table(path, max_bytes=MB)
+    assert table.rows == [
+        RawRow(2, {"order_id": "1", "state": "SentOrder", "note": "x"})
+    ]
+
+
+def test_non_ascii_text_keeps_letters_and_loses_outer_spaces(tmp_path: Path) -> None:
+    """Umlauts stay; a no-break space or plain space at a cell's edge is stripped."""
+    path = tmp_path / "umlaut.csv"
+    path.write_bytes(
+        "Bestellnummer;Empfänger;Notiz\r\n1;\u00a0Jürgen Müßig\u00a0;ä ö\r\n".encode()
+    )
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_bytes("Bestellnummer;Empfänger\r\n2;Zoë \r\n".encode())
+    assert read_table(path, max_bytes=MB).rows == [
+        RawRow(2, {"Bestellnummer": "1", "Empfänger": "Jürgen Müßig", "Notiz": "ä ö"})
+    ]
+    assert read_table(spaced, max_bytes=MB).rows == [
+        RawRow(2, {"Bestellnummer": "2", "Empfänger": "Zoë"})
+    ]
+
+
+# Cells as a person or an ERP writes them, including what csv must quote.
+csv_cells = st.one_of(
+    st.text(st.characters(exclude_categories=["Cs", "Cc"]), max_size=8),
+    st.sampled_from(
+        ["", "a;b", "x,y", "t\tu", 'say "hi"', '"', "line\nbreak", "end\r\n", " pad "]
+    ),
+    st.sampled_from(["\nstart", "\u00a0nb", "\tTab", "é", "1;2", "JJD0001", "  "]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.lists(csv_cells, min_size=3, max_size=3), min_size=1, max_size=8),
+    delimiter=st.sampled_from([";", ",", "\t"]),
+    quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
+    line_ending=st.sampled_from(["\r\n", "\n"]),
+)
+def test_csv_cells_read_back_as_written_then_stripped(
+    rows: list[list[str]], delimiter: str, quoting: int, line_ending: str
+) -> None:
+    """Whatever is quoted, each cell reads back as written, outer whitespace stripped.
+
+    Guards the fast path that splits unquoted lines itself and leaves only quoted
+    lines to csv.reader: it must read exactly what csv.reader reads.
+    """
+    headers = ["order_id", "state", "note"]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "cells.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(
+                handle, delimiter=delimiter, quoting=quoting, lineterminator=line_ending
+            )
+            writer.writerows([headers, *rows])
+        stripped = [[cell.strip() for cell in row] for row in rows]
+        expected = [
+            RawRow(number, dict(zip(headers, cells, strict=True)))
+            for number, cells in enumerate(stripped, start=2)
+            if any(cells)
+        ]
+        if not expected:
+            with pytest.raises(InboxFileError, match="no data rows"):
+                read_table(path, max_bytes=MB)
+            return
+        assert read_table(path, max_bytes=MB).rows == expected
 
 
 def test_empty_and_repeated_headers_get_unique_keys(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from filebridge.errors import MappingError, RowIssue
 from filebridge.inbound_mapping import (
@@ -17,7 +18,7 @@ from filebridge.inbound_mapping import (
 from filebridge.models import FulfilmentState
 from filebridge.table_model import RawRow, Table, TableFormat
 from filebridge.validation import NOTHING_TO_DO, InboxRow, validate_table
-from tests.strategies_inbox import any_tables, excel_rendered_ids
+from tests.strategies_inbox import any_tables, cell_text, excel_rendered_ids
 
 ROOT = Path(__file__).parents[1]
 DEFAULT = parse_inbound_mapping(
@@ -406,6 +407,43 @@ def test_validate_table_never_raises_and_accounts_for_every_row(
             or row.tracking_code
             or row.tracking_url
         )
+
+
+@st.composite
+def tables_with_repeats(draw: st.DrawFn) -> Table:
+    """A table whose cells come from a small pool, so values repeat across rows."""
+    base = draw(any_tables())
+    pool = draw(st.lists(cell_text, min_size=1, max_size=4))
+    rows = [
+        RawRow(
+            raw.row,
+            {
+                key: draw(st.sampled_from(pool) | cell_text)
+                for key in base.headers
+                if draw(st.booleans()) or key in raw.cells
+            },
+        )
+        for raw in base.rows
+    ]
+    return Table(base.headers, rows, base.format)
+
+
+@settings(max_examples=200)
+@given(tables_with_repeats(), st.sampled_from([DEFAULT, GERMAN]))
+def test_each_row_validates_in_its_table_as_it_does_alone(
+    any_table: Table, mapping: InboundMapping
+) -> None:
+    """Sharing work across a column (each distinct text parsed once) changes nothing:
+    every row comes out valid, or rejected with the same issues, as on its own."""
+
+    def with_rows(rows: list[RawRow]) -> Table:
+        return Table(any_table.headers, rows, any_table.format, any_table.header_texts)
+
+    result = validate_table(any_table, mapping)
+    alone = [validate_table(with_rows([raw]), mapping) for raw in any_table.rows]
+    assert result.file_issues == validate_table(with_rows([]), mapping).file_issues
+    assert result.valid == [row for one in alone for row in one.valid]
+    assert result.rejected == [row for one in alone for row in one.rejected]
 
 
 @given(excel_rendered_ids())
