@@ -153,9 +153,9 @@ def _grouped_digits(text: str, separators: str) -> str | None:
             head, *groups = text.split(sep)
             if (
                 1 <= len(head) <= 3
-                and head.isdigit()
+                and head.isdecimal()
                 and groups
-                and all(len(g) == 3 and g.isdigit() for g in groups)
+                and all(len(g) == 3 and g.isdecimal() for g in groups)
             ):
                 return head + "".join(groups)
             return None
@@ -194,7 +194,7 @@ def parse_order_id(
             integral, fraction = value.split(dsep)
             break
     grouped = _grouped_digits(integral, group_seps)
-    if grouped is not None and (not fraction or fraction.isdigit()):
+    if grouped is not None and (not fraction or fraction.isdecimal()):
         if fraction.strip("0"):
             return CellProblem(f"{what} is not a whole number", THOUSANDS_HINT)
         return _whole(int(grouped), what)

@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -26,6 +27,7 @@ from filebridge.errors import ConfigError
 TOKEN_ENV = "SELLDONE_TOKEN"
 DEFAULT_API_URL = "https://api.selldone.com"
 DEFAULT_CONFIG_NAME = "filebridge.toml"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class _Section(BaseModel):
@@ -43,11 +45,15 @@ class SelldoneSettings(_Section):
     @field_validator("api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(
-                "must start with https:// (or http:// for the local sandbox)"
-            )
-        return value.rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme == "https" and parts.hostname:
+            return value.rstrip("/")
+        if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+            return value.rstrip("/")  # the local sandbox: nothing leaves this machine
+        raise ValueError(
+            "must be an https:// URL (plain http:// only for the local sandbox on "
+            "127.0.0.1 or localhost): the token must not travel unencrypted"
+        )
 
 
 class FolderSettings(_Section):
@@ -195,7 +201,7 @@ def build_settings(
         raise ConfigError(
             f"The configuration{where} has {exc.error_count()} problem(s):",
             problems=[_problem_text(e) for e in exc.errors()],
-        ) from exc
+        ) from None  # pydantic's text echoes the input, token included
 
 
 def load_settings(path: Path, *, environ: Mapping[str, str] | None = None) -> Settings:

@@ -24,6 +24,7 @@ from filebridge.folders import ensure_folder
 from filebridge.journal import Journal
 from filebridge.report import (
     ResultLine,
+    windows_safe_name,
     write_result_file,
     write_unreadable_explanation,
 )
@@ -169,7 +170,12 @@ def sha256_of(path: Path) -> str:
 
 
 def _unique(folder: Path, name: str) -> Path:
-    """`folder/name`, or `folder/stem-2.ext`, … : never an existing file (or its result)."""
+    """`folder/name`, or `folder/stem-2.ext`, … : never an existing file (or its result).
+
+    The name is made valid on Windows first (`CON.csv` → `CON_.csv`): archive/ and
+    failed/ are often shares that Windows users open.
+    """
+    name = windows_safe_name(name)
     base = Path(name)
     candidate = folder / name
     number = 1

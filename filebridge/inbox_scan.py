@@ -77,6 +77,7 @@ def _listing(inbox: Path, memory: ScanMemory) -> dict[str, tuple[int, float]]:
     for entry in entries:
         try:
             if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                _report_skipped(entry, memory)
                 continue
             reason = ignore_reason(entry.name, SUPPORTED_SUFFIXES)
             if reason is not None:
@@ -96,6 +97,20 @@ def _listing(inbox: Path, memory: ScanMemory) -> dict[str, tuple[int, float]]:
             continue  # it went away between listing and stat (Excel's save dance)
         found[entry.name] = (st.st_size, st.st_mtime)
     return found
+
+
+def _report_skipped(entry: os.DirEntry[str], memory: ScanMemory) -> None:
+    """Say once why a link or folder dropped into the inbox is left alone."""
+    if entry.name.startswith(".") or entry.name in memory.reported:
+        return  # hidden entries (our own .processing/) are ignored silently
+    memory.reported.add(entry.name)
+    what = "a symbolic link" if entry.is_symlink() else "a folder"
+    log.warning(
+        "ignoring %s in the inbox: it is %s, which filebridge never follows; "
+        "copy the file itself into the inbox",
+        entry.name,
+        what,
+    )
 
 
 def _openable(path: Path) -> bool:

@@ -52,6 +52,7 @@ from filebridge.xlsx_guard import MAX_SHEET_CELLS, SAVE_AS, check_workbook
 __all__ = [
     "MAX_COLUMNS",
     "MAX_LINE_CHARS",
+    "MAX_ROWS",
     "SUPPORTED_SUFFIXES",
     "load_inbound_mapping",
     "read_table",
@@ -60,6 +61,10 @@ __all__ = [
 SUPPORTED_SUFFIXES: Final = (".csv", ".txt", ".xlsx")
 MAX_COLUMNS: Final = 2000
 MAX_LINE_CHARS: Final = 1_000_000
+# Memory bound: each row becomes Python objects (~1 KB with its cells), so a 20 MB file
+# of one-character lines would need gigabytes. No real status file comes near this.
+MAX_ROWS: Final = 250_000
+ROWS_HINT: Final = "split it into files of at most 250,000 rows"
 _EXCEL_DIGITS: Final = 1e15  # Excel stores 15 significant digits
 
 _CFB_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -176,6 +181,10 @@ def _build_table(
     `first_number` is the spreadsheet row number of `records[0]`. Built with C-level
     `map`/`compress` rather than a Python loop per row (100,000-row files).
     """
+    if len(records) > MAX_ROWS + 1:
+        raise _refuse(
+            path, f"it has {len(records):,} rows, more than {MAX_ROWS:,}", ROWS_HINT
+        )
     lengths = list(map(len, records))  # one pass over the rows, reused below
     widest = max(lengths, default=0)
     if widest > MAX_COLUMNS:
@@ -328,6 +337,11 @@ def _read_csv(path: Path, data: bytes, encoding: str | None) -> Table:
             path,
             "this is not a text file (it is full of control characters)",
             "drop only CSV, TXT or XLSX exports here; " + SAVE_AS,
+        )
+    lines = max(text.count("\n"), text.count("\r"))  # C-level count, before any split
+    if lines > MAX_ROWS + 1:
+        raise _refuse(
+            path, f"it has {lines:,} lines, more than {MAX_ROWS:,}", ROWS_HINT
         )
     if _may_have_line_over(text, MAX_LINE_CHARS):
         longest = max(map(len, text.splitlines()))
@@ -586,12 +600,29 @@ def _read_xlsx(path: Path, data: bytes, sheet: str | None) -> Table:
                 for values in worksheet.to_python(skip_empty_area=True)
             ]
             return _build_table(path, records, start_row + 1, fmt)
-    except CalamineError as exc:
+    except (CalamineError, OverflowError, ValueError) as exc:
         raise _refuse(
             path,
             f"the workbook cannot be read ({type(exc).__name__}: {exc})",
             SAVE_AS,
         ) from exc
+    except BaseException as exc:
+        # A Rust panic inside calamine (e.g. a date far out of range) arrives as
+        # pyo3's PanicException, a BaseException: refuse the file, but let a real
+        # interrupt or exit through.
+        if not _is_calamine_panic(exc):
+            raise
+        raise _refuse(
+            path,
+            "the workbook has a value the reader cannot convert (a date or time far "
+            "out of range)",
+            SAVE_AS,
+        ) from exc
+
+
+def _is_calamine_panic(exc: BaseException) -> bool:
+    """pyo3's PanicException, recognised by name (its module is not importable)."""
+    return type(exc).__name__ == "PanicException" and not isinstance(exc, Exception)
 
 
 # ---------------------------------------------------------------------- mappings

@@ -10,7 +10,9 @@
 
 Every file is written under a temporary name in the same folder, flushed to disk and
 renamed into place (`os.replace`), so nobody ever opens half a report; report files
-never overwrite an earlier one (a unique suffix is added). `OSError` becomes
+never overwrite an earlier one (a unique suffix is added). The names are valid on Windows
+whatever the inbox file was called (`windows_safe_name`: `aux.csv` → `aux_.failed-….csv`),
+because the folders are often shares that Windows users open. `OSError` becomes
 `StorageError` here.
 """
 
@@ -37,6 +39,7 @@ __all__ = [
     "RESULT_HEADERS",
     "ResultLine",
     "describe_issues",
+    "windows_safe_name",
     "write_failed_rows",
     "write_result_file",
     "write_unreadable_explanation",
@@ -47,6 +50,12 @@ RESULT_HEADERS: Final = ("row", "order_id", "outcome", "message", "calls")
 _ISSUE_SEPARATOR: Final = "; "
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME_TRIES: Final = 1000
+# Device names Windows reserves, also with any extension (`nul.txt` is NUL).
+_WINDOWS_DEVICES: Final = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    | {f"{port}{digit}" for port in ("COM", "LPT") for digit in "0123456789¹²³"}
+)
+_WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 
 Outcome = Literal["applied", "already-done", "rejected", "pending"]
 
@@ -60,6 +69,20 @@ class ResultLine:
     outcome: Outcome
     message: str
     calls: int
+
+
+def windows_safe_name(name: str) -> str:
+    """`name` as a file name Windows can create and open.
+
+    Characters Windows forbids become `_`; a reserved device name before the first dot
+    gets a `_` (`CON.csv` → `CON_.csv`); a trailing dot or space becomes `_`.
+    """
+    name = _WINDOWS_FORBIDDEN.sub("_", name)
+    base, dot, rest = name.partition(".")
+    if base.rstrip(" ").upper() in _WINDOWS_DEVICES:
+        name = base + "_" + dot + rest
+    trimmed = name.rstrip(". ")
+    return trimmed + "_" if trimmed != name else name or "_"
 
 
 def _safe(stamp: str) -> str:
@@ -173,7 +196,7 @@ def write_failed_rows(
     """
     source = Path(source_name)
     suffix = ".xlsx" if table.format.kind == "xlsx" else (source.suffix or ".csv")
-    name = f"{source.stem}.failed-{_safe(stamp)}{suffix}"
+    name = windows_safe_name(f"{source.stem}.failed-{_safe(stamp)}{suffix}")
     header, rows = _failed_table(table, rejected)
     if table.format.kind == "xlsx":
         content = _xlsx_bytes(table, header, rows)
@@ -193,7 +216,11 @@ def write_unreadable_explanation(
         + "\r\n\r\nFix the file and drop it into the inbox folder again.\r\n"
     )
     target = _unique(
-        failed_dir, [f"{name}.error.txt", f"{name}.error-{_safe(stamp)}.txt"]
+        failed_dir,
+        [
+            windows_safe_name(f"{name}.error.txt"),
+            windows_safe_name(f"{name}.error-{_safe(stamp)}.txt"),
+        ],
     )
     return _publish(target, text.encode("utf-8-sig"))
 
