@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from filebridge.config import Settings
@@ -22,7 +23,7 @@ from filebridge.errors import (
 )
 from filebridge.export import ExportResult, run_export
 from filebridge.inbox import InboxResult, run_inbox
-from filebridge.journal import Journal
+from filebridge.journal import Journal, utc_now_iso
 from filebridge.locking import single_instance
 from filebridge.log import redact
 from filebridge.ratelimit import RateLimiter
@@ -60,6 +61,57 @@ def make_limiter(settings: Settings) -> RateLimiter:
     return RateLimiter(settings.limits.requests_per_minute, window_seconds=60.0)
 
 
+LAST_START_KEY = "ratelimit.last_start"
+UNANSWERED_KEY = "ratelimit.unanswered"
+
+
+def share_budget(limiter: RateLimiter, journal: Journal) -> None:
+    """Carry the API budget over from earlier processes on this state folder.
+
+    A fresh limiter would begin with a full budget, so back-to-back runs, or a watcher
+    restarted after a crash, could spend twice the budget in one window. The new one
+    counts the calls the journal holds for the last window. A call is journalled only
+    after its answer, so the start of every call is also noted before it is sent
+    (`LAST_START_KEY`): a start newer than every journalled call belonged to a process
+    that died with that call in flight, and is kept (`UNANSWERED_KEY`) for later
+    processes too.
+    """
+    now = datetime.now(UTC)
+    now_clock = time.monotonic()
+    span = timedelta(seconds=limiter.window_seconds + limiter.margin_seconds)
+    horizon = now - span
+    rows = journal.query(
+        "SELECT at FROM api_calls WHERE at >= ?",
+        ((horizon - timedelta(seconds=1)).isoformat(),),
+    )
+    starts = [m for m in (_moment(row["at"]) for row in rows) if m is not None]
+    unanswered = [
+        moment
+        for moment in map(_moment, json.loads(journal.get_meta(UNANSWERED_KEY) or "[]"))
+        if moment is not None and moment > horizon
+    ]
+    last = _moment(journal.get_meta(LAST_START_KEY))
+    covered = any(s >= last for s in starts) if last is not None else True
+    if last is not None and last > horizon and not covered and last not in unanswered:
+        unanswered.append(last)
+    journal.set_meta(UNANSWERED_KEY, json.dumps([m.isoformat() for m in unanswered]))
+    moments = [m for m in [*starts, *unanswered] if m > horizon]
+    limiter.preload(now_clock - (now - m).total_seconds() for m in moments)
+    if moments:
+        log.info("%d API calls of earlier runs count against this minute", len(moments))
+    limiter.on_start = lambda: journal.set_meta(LAST_START_KEY, utc_now_iso())
+
+
+def _moment(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def open_client(
     settings: Settings,
     *,
@@ -84,12 +136,15 @@ def open_client(
                 record.method, record.path, record.status, record.at.isoformat()
             )
 
+    limiter = limiter or make_limiter(settings)
+    if journal is not None:
+        share_budget(limiter, journal)
     return SelldoneClient(
         settings.selldone.api_url,
         settings.selldone.shop_id,
         settings.selldone.token,
         timeout=settings.selldone.timeout_seconds,
-        limiter=limiter or make_limiter(settings),
+        limiter=limiter,
         requests_per_minute=settings.limits.requests_per_minute,
         on_call=on_call,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 __all__ = ["DEFAULT_MARGIN_S", "DEFAULT_WINDOW_S", "MIN_WAIT_S", "RateLimiter"]
 
@@ -31,6 +31,10 @@ class RateLimiter:
 
     `pause_until(t)` stops every user of the limiter until the clock reaches `t`; the
     client calls it on 429 with the server's `Retry-After`.
+
+    Across processes: `preload()` counts starts an earlier process made (a new run must
+    not begin with a full budget), and `on_start`, if set, is called after every start
+    is recorded and before the request is sent, so the start can be made durable.
 
     Thread-safe: the lock is held only for bookkeeping, never while sleeping, so a
     `pause_until` from one thread takes effect for threads already waiting.
@@ -59,6 +63,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._starts: deque[float] = deque()
         self._paused_until = float("-inf")
+        self.on_start: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -72,6 +77,8 @@ class RateLimiter:
         while True:
             delay = self._try_start()
             if delay <= 0:
+                if self.on_start is not None:
+                    self.on_start()
                 return waited
             self._sleep(delay)
             waited += delay
@@ -91,6 +98,13 @@ class RateLimiter:
             # Never ask for less than MIN_WAIT_S: a wait below the clock's float resolution
             # would leave `now` unchanged and spin forever; waiting longer is always safe.
             return max(self._starts[0] - horizon, MIN_WAIT_S)
+
+    def preload(self, starts: Iterable[float]) -> None:
+        """Count request starts made before this limiter existed (times on its clock)."""
+        with self._lock:
+            horizon = self._clock() - self._span
+            merged = sorted([*self._starts, *(t for t in starts if t > horizon)])
+            self._starts = deque(merged[-self.per_window :])
 
     def pause_until(self, until: float) -> None:
         """No request starts before `until` (on this limiter's clock); never shortens."""

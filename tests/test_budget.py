@@ -1,0 +1,64 @@
+"""The API budget survives process restarts: calls of earlier runs count against a new one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from filebridge.jobs import share_budget
+from filebridge.journal import Journal
+from filebridge.ratelimit import RateLimiter
+
+
+class _WouldWaitError(Exception):
+    pass
+
+
+def limiter_recording_waits(per_minute: int) -> tuple[RateLimiter, list[float]]:
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        raise _WouldWaitError
+
+    return RateLimiter(per_minute, sleep=sleep), waits
+
+
+def test_calls_journalled_in_the_last_minute_use_up_the_new_limiters_budget(
+    tmp_path: Path,
+) -> None:
+    """Three calls an earlier run made just now leave a 3-per-minute limiter nothing."""
+    limiter, waits = limiter_recording_waits(3)
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        for _ in range(3):
+            journal.record_api_call(
+                "GET", "/shops/1/process-center/baskets-PHYSICAL", 200
+            )
+        share_budget(limiter, journal)
+    with pytest.raises(_WouldWaitError):
+        limiter.acquire()
+    assert 55.0 < waits[0] <= 60.2
+
+
+def test_a_fresh_journal_leaves_the_whole_budget(tmp_path: Path) -> None:
+    """With no recent calls the new limiter starts at once (the control case)."""
+    limiter, waits = limiter_recording_waits(3)
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        share_budget(limiter, journal)
+        for _ in range(3):
+            limiter.acquire()
+    assert waits == []
+
+
+def test_a_call_in_flight_when_a_process_died_still_counts(tmp_path: Path) -> None:
+    """A start noted before sending, never answered, counts for the next process too."""
+    first, _ = limiter_recording_waits(1)
+    second, waits = limiter_recording_waits(1)
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        share_budget(first, journal)
+        first.acquire()  # noted as started; the process "dies" before any answer
+        share_budget(second, journal)
+    with pytest.raises(_WouldWaitError):
+        second.acquire()
+    assert waits
