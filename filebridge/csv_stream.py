@@ -158,9 +158,13 @@ class CsvStreamWriter(TableWriter):
         except TypeError:  # a None or non-text value in a text column
             clean = False
         if not clean:
+            # Escape only the cells that need it: `escape_csv_text` leaves any other
+            # str unchanged, and one hostile name must not re-render the whole row.
             out = list(row)
             for i in self._text_index:
-                out[i] = self._text_cell(out[i], phone=False)
+                value = out[i]
+                if value.__class__ is not str or (value and value[0] in _CHECK_LEADING):
+                    out[i] = self._text_cell(value, phone=False)
         for i in self._phones:
             value = row[i]
             if value.__class__ is not str or (value and value[0] in _CHECK_LEADING):
