@@ -36,6 +36,17 @@ def filebridge(
     )
 
 
+def fresh_paid_orders(sandbox) -> list[dict]:
+    """Paid, not rejected orders still in CheckQueue: every state change fits them."""
+    return [
+        o
+        for o in sandbox.orders()
+        if o["status"] == "Payed"
+        and o["delivery_state"] == "CheckQueue"
+        and not o.get("reject")
+    ]
+
+
 def point_at_sandbox(config: Path, sandbox) -> None:
     """What a person does after `init`: set the API URL, shop id and a start date."""
     text = config.read_text(encoding="utf-8")
@@ -100,13 +111,7 @@ def test_run_with_rejected_rows_exits_1_and_writes_failed_file(
     site: Path, sandbox
 ) -> None:
     """A file with one bad row: the good row applies, the run exits 1, failed/ has the row."""
-    order = next(
-        o
-        for o in sandbox.orders()
-        if o["status"] == "Payed"
-        and o["delivery_state"] == "CheckQueue"
-        and not o.get("reject")
-    )
+    order = fresh_paid_orders(sandbox)[0]
     inbox = site.parent / "inbox"
     (inbox / "status.csv").write_text(
         f"order_id;state\n{order['id']};OrderConfirm\n{order['id']};Shiped\n",
@@ -159,13 +164,7 @@ def test_two_concurrent_runs_exactly_one_works(site: Path, sandbox) -> None:
 
 def test_token_never_written_anywhere_after_a_failing_run(site: Path, sandbox) -> None:
     """After runs that end in a revoked token, no log, journal, result or failed file holds it."""
-    order = next(
-        o
-        for o in sandbox.orders()
-        if o["status"] == "Payed"
-        and o["delivery_state"] == "CheckQueue"
-        and not o.get("reject")
-    )
+    order = fresh_paid_orders(sandbox)[0]
     inbox = site.parent / "inbox"
     (inbox / "a.csv").write_text(
         f"order_id,state,tracking_url\n{order['id']},SentOrder,https://t.example/{order['id']}\n"
@@ -216,13 +215,7 @@ def test_auth_url_prints_the_scoped_link_with_language() -> None:
 
 def test_dry_run_changes_nothing(site: Path, sandbox) -> None:
     """`run --dry-run` lists what it would do; no file, no journal record, no write call."""
-    order = next(
-        o
-        for o in sandbox.orders()
-        if o["status"] == "Payed"
-        and o["delivery_state"] == "CheckQueue"
-        and not o.get("reject")
-    )
+    order = fresh_paid_orders(sandbox)[0]
     (site.parent / "inbox" / "s.csv").write_text(
         f"order_id,state\n{order['id']},SentOrder\n", encoding="utf-8"
     )
@@ -241,13 +234,7 @@ def test_api_outage_mid_inbox_exits_5_and_the_rerun_completes(
     site: Path, sandbox
 ) -> None:
     """503s on every write: exit 5, rows stay pending; once Selldone is back, exit 0."""
-    order = next(
-        o
-        for o in sandbox.orders()
-        if o["status"] == "Payed"
-        and o["delivery_state"] == "CheckQueue"
-        and not o.get("reject")
-    )
+    order = fresh_paid_orders(sandbox)[0]
     (site.parent / "inbox" / "s.csv").write_text(
         f"order_id,state\n{order['id']},PreparingOrder\n", encoding="utf-8"
     )
@@ -267,13 +254,7 @@ def test_api_outage_mid_inbox_exits_5_and_the_rerun_completes(
 
 def test_ctrl_c_during_run_finishes_the_step_and_exits_130(site: Path, sandbox) -> None:
     """SIGINT mid-inbox: the step in flight completes, exit 130; the rerun does the rest once."""
-    orders = [
-        o
-        for o in sandbox.orders()
-        if o["status"] == "Payed"
-        and o["delivery_state"] == "CheckQueue"
-        and not o.get("reject")
-    ][:8]
+    orders = fresh_paid_orders(sandbox)[:8]
     rows = "".join(f"{o['id']},SentOrder\n" for o in orders)
     (site.parent / "inbox" / "s.csv").write_text(
         f"order_id,state\n{rows}", encoding="utf-8"
