@@ -33,19 +33,19 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
-from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
 from filebridge import export_ledger as ledger
 from filebridge.config import Settings
 from filebridge.csv_stream import csv_cell_renderers
-from filebridge.errors import ConfigError, MappingError, StorageError
+from filebridge.errors import ConfigError, StorageError
 from filebridge.folders import ensure_folder
 from filebridge.journal import Journal
 from filebridge.mapping import MappingSpec, parse_mapping, render_filename
 from filebridge.models import Order
 from filebridge.order_rows import order_to_rows
+from filebridge.presets import EXPORT, read_mapping_text
 from filebridge.selldone import PAGE_OVERLAP
 from filebridge.table_writer import TableWriter, remove_file
 from filebridge.writers import (
@@ -73,9 +73,6 @@ log = logging.getLogger(__name__)
 
 ORDER_TYPE = "PHYSICAL"
 WITH_RELATIONS: tuple[str, ...] = ("items", "buyer", "products")
-PRESET_PACKAGE = "filebridge"
-PRESET_FOLDER = "presets"
-INBOUND_PRESET_PREFIX = "inbox-"
 SECONDS_PER_MINUTE = 60
 
 
@@ -119,51 +116,8 @@ class ExportResult:
 
 
 def load_mapping(name_or_path: str, base_dir: Path) -> MappingSpec:
-    """A preset by name (`default`), or a mapping file (a path, relative to `base_dir`).
-
-    A value containing `/` or `\\`, or ending in `.toml`, is a path; anything else names a
-    preset packaged in `filebridge/presets/`, so presets work after `pip install .`.
-    """
-    is_path = any(sep in name_or_path for sep in "/\\") or name_or_path.endswith(
-        ".toml"
-    )
-    if not is_path:
-        preset = (
-            resources.files(PRESET_PACKAGE) / PRESET_FOLDER / f"{name_or_path}.toml"
-        )
-        # inbox-*.toml presets are inbound mappings: never offered or taken for export.
-        if name_or_path.startswith(INBOUND_PRESET_PREFIX) or not preset.is_file():
-            names = sorted(
-                entry.name.removesuffix(".toml")
-                for entry in (resources.files(PRESET_PACKAGE) / PRESET_FOLDER).iterdir()
-                if entry.name.endswith(".toml")
-                and not entry.name.startswith(INBOUND_PRESET_PREFIX)
-            )
-            raise MappingError(
-                f"There is no mapping preset {name_or_path!r}.",
-                hint=f"Use one of {', '.join(names)}, or a path such as "
-                "mappings/my-erp.toml.",
-            )
-        return parse_mapping(
-            preset.read_text(encoding="utf-8"), f"preset {name_or_path}"
-        )
-    path = Path(name_or_path).expanduser()
-    if not path.is_absolute():
-        path = base_dir / path
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise MappingError(
-            f"Mapping file {path} does not exist.",
-            hint="Check [export] mapping in the config; relative paths start at the "
-            "config file's folder.",
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MappingError(
-            f"Cannot read mapping file {path}: {exc}.",
-            hint="Save it as UTF-8 text.",
-        ) from exc
-    return parse_mapping(text, str(path))
+    """A preset by name (`default`), or a mapping file (a path, relative to `base_dir`)."""
+    return parse_mapping(*read_mapping_text(name_or_path, base_dir, EXPORT))
 
 
 def check_mapping(name_or_path: str, base_dir: Path) -> MappingSpec:

@@ -31,7 +31,6 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from importlib import resources
 from itertools import compress, repeat
 from pathlib import Path
 from typing import Final, cast
@@ -44,8 +43,9 @@ from python_calamine import (
 )
 
 from filebridge.cells import column_letter
-from filebridge.errors import ConfigError, InboxFileError, MappingError
+from filebridge.errors import ConfigError, InboxFileError
 from filebridge.inbound_mapping import InboundMapping, parse_inbound_mapping
+from filebridge.presets import INBOUND, read_mapping_text
 from filebridge.table_model import RawRow, Table, TableFormat, building_rows
 from filebridge.xlsx_guard import MAX_SHEET_CELLS, SAVE_AS, check_workbook
 
@@ -629,41 +629,5 @@ def _is_calamine_panic(exc: BaseException) -> bool:
 
 
 def load_inbound_mapping(name_or_path: str, base_dir: Path) -> InboundMapping:
-    """A preset by name (`default` → presets/inbox-default.toml) or a mapping file.
-
-    A value containing `/` or `\\`, or ending in `.toml`, is a path relative to
-    `base_dir` (the config file's folder); anything else names a preset shipped in the
-    package, so presets work from a plain `pip install .`.
-    """
-    is_path = "/" in name_or_path or "\\" in name_or_path
-    if is_path or name_or_path.lower().endswith(".toml"):
-        file = Path(name_or_path).expanduser()
-        if not file.is_absolute():
-            file = base_dir / file
-        try:
-            text = file.read_text(encoding="utf-8-sig")
-        except FileNotFoundError as exc:
-            raise MappingError(
-                f"Inbound mapping file {file} does not exist.",
-                hint="Check [inbox] mapping in filebridge.toml (relative paths start "
-                "at the config file's folder).",
-            ) from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise MappingError(f"Cannot read inbound mapping {file}: {exc}.") from exc
-        return parse_inbound_mapping(text, str(file))
-    presets = resources.files("filebridge") / "presets"
-    resource = presets / f"inbox-{name_or_path}.toml"
-    if not resource.is_file():
-        known = sorted(
-            item.name[len("inbox-") : -len(".toml")]
-            for item in presets.iterdir()
-            if item.name.startswith("inbox-") and item.name.endswith(".toml")
-        )
-        raise MappingError(
-            f"There is no inbound mapping preset {name_or_path!r}.",
-            hint=f"Use one of {', '.join(known)}, or a path such as "
-            "mappings/my-erp.toml.",
-        )
-    return parse_inbound_mapping(
-        resource.read_text(encoding="utf-8"), f"preset {name_or_path!r}"
-    )
+    """A preset by name (`default` → presets/inbox-default.toml) or a mapping file."""
+    return parse_inbound_mapping(*read_mapping_text(name_or_path, base_dir, INBOUND))
