@@ -41,6 +41,7 @@ class SelldoneSettings(_Section):
     shop_id: int = Field(gt=0)
     token: SecretStr = SecretStr("")
     timeout_seconds: float = Field(default=30.0, gt=0)
+    write_settle_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("api_url")
     @classmethod

@@ -52,6 +52,7 @@ __all__ = [
     "merge_delivery_info",
     "parse_state",
     "plan_actions",
+    "without_returned",
 ]
 
 RETURNED_STATE = FulfilmentState.PREPARING_ORDER
@@ -243,6 +244,19 @@ def plan_actions(
         else:
             _insert_tracking(actions, tracking_action)
     return Plan(actions=tuple(actions), notes=tuple(notes))
+
+
+def without_returned(request: RowRequest) -> FulfilmentRequest | None:
+    """What is left of a Returned row once Returned is applied: its tracking, if any.
+
+    Returned moves the order back, so a row cannot be re-planned from the state it
+    caused; the rest of the row still can. None when nothing is left.
+    """
+    if not (request.tracking_code or request.tracking_url):
+        return None
+    return FulfilmentRequest(
+        tracking_code=request.tracking_code, tracking_url=request.tracking_url
+    )
 
 
 def apply(current: FulfilmentState, action: Action) -> FulfilmentState:

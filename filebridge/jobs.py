@@ -144,6 +144,7 @@ def open_client(
         settings.selldone.shop_id,
         settings.selldone.token,
         timeout=settings.selldone.timeout_seconds,
+        write_settle=settings.selldone.write_settle_seconds,
         limiter=limiter,
         requests_per_minute=settings.limits.requests_per_minute,
         on_call=on_call,

@@ -3,8 +3,9 @@
 A step is marked `sent` and committed before its request leaves. If the process died
 after that (or the request ended without an answer we trust), the next run re-reads the
 order (one GET) and marks each such step `confirmed` if the order already shows it,
-otherwise `planned` again, so it is sent once more. A step is therefore never sent twice
-after a crash, and never lost.
+otherwise `planned` again, so it is sent once more, but only once the shop must be done
+with the first request: a write the client gave up on may still be running there
+(`selldone.write_settle_seconds`). A step is therefore never sent twice, and never lost.
 """
 
 from __future__ import annotations
@@ -44,26 +45,28 @@ def reconcile_sent_steps(
 ) -> None:
     """Settle the row's steps left `sent`; the names found applied join `sent`.
 
-    A request sent less than `in_flight_grace` seconds ago may still be running on the
-    server (the process that sent it died, the server did not notice); reading the
-    order now could miss it and send the step twice, so `StepInFlightError` says when
-    to look again. `fetch` reads the order (one GET) when anything is to be settled.
+    A write sent less than `in_flight_grace` seconds ago may still be running in the
+    shop: the process that sent it died, or the client gave up waiting (a timeout, a
+    dropped connection) while the server went on. The order is read (one GET) and a
+    step it already shows is confirmed at once; a young step it does not show yet is
+    left `sent` and `StepInFlightError` says when to look again, because sending it
+    now could apply it twice. Old steps the order does not show are planned again.
     """
     pending = ledger.sent_steps(journal, file_id, row)
     if not pending:
         return
-    now = datetime.now(UTC)
-    for record in pending:
-        if record.finished_at is not None:
-            continue  # the request ended in this process: nothing is in flight
-        age = (
-            now - datetime.fromisoformat(record.sent_at or now.isoformat())
-        ).total_seconds()
-        if age < in_flight_grace:
-            raise StepInFlightError(in_flight_grace - age)
     facts = fetch()
+    now = datetime.now(UTC)
+    wait = 0.0
     for record in pending:
         reached = _reached(record, facts)
+        if not reached:
+            age = (
+                now - datetime.fromisoformat(record.sent_at or now.isoformat())
+            ).total_seconds()
+            if age < in_flight_grace:
+                wait = max(wait, in_flight_grace - age)
+                continue
         with journal.atomic():
             ledger.mark_step(
                 journal,
@@ -79,6 +82,8 @@ def reconcile_sent_steps(
             record.action,
             "had reached the shop" if reached else "had not reached the shop",
         )
+    if wait:
+        raise StepInFlightError(wait)
 
 
 def _reached(record: ledger.StepRecord, facts: OrderFacts) -> bool:

@@ -85,9 +85,9 @@ def replay_rows(
 
     Stops early, leaving the remaining rows pending, when the API is unavailable,
     `stop` is set, or a maybe-sent step is too recent to check (`retry_in`; the grace
-    defaults to the client's timeout); re-raises `AuthError` after journalling.
+    defaults to the client's `write_settle`); re-raises `AuthError` after journalling.
     """
-    grace = client.timeout if in_flight_grace is None else in_flight_grace
+    grace = client.write_settle if in_flight_grace is None else in_flight_grace
     book = book or OrderBook(client, journal)
     result = ReplayResult()
     calls_before = book.calls

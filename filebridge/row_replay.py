@@ -30,6 +30,7 @@ from filebridge.fulfilment import (
     apply,
     parse_state,
     plan_actions,
+    without_returned,
 )
 from filebridge.journal import Journal
 from filebridge.models import FulfilmentState
@@ -168,9 +169,17 @@ class RowReplay:
         return "already-done", plan.message or "nothing to send"
 
     def _plan(self, facts: OrderFacts) -> Plan:
+        request: RowRequest | None = self.work.request
+        if self.work.request.returned and ActionKind.RETURNED.value in self.sent:
+            # Returned reached the shop in an earlier attempt of this row (its answer
+            # was lost, or a later step of the row failed). The order has moved back
+            # since, so planning Returned again would reject a row that was applied.
+            request = without_returned(self.work.request)
+        if request is None:
+            return Plan()
         return plan_actions(
             facts.state,
-            self.work.request,
+            request,
             delivery_info=facts.delivery_info,
             tracking=facts.tracking,
         )
@@ -296,8 +305,9 @@ class RowReplay:
         """The request ended without a usable answer; the row stays pending.
 
         429 and 503 are answered before the shop processes anything, so the step is
-        `planned` again. Otherwise it may have been applied: it stays `sent` (marked
-        as ended, so no in-flight grace applies) and the next run reconciles it.
+        `planned` again. Otherwise it may have been applied, or may still be: a
+        request the client gave up on can run on in the shop. It stays `sent` and is
+        reconciled once the shop must have finished with it (`reconcile`).
         """
         with self.journal.atomic():
             if exc.status in (429, 503):

@@ -22,6 +22,9 @@ shop_id = {shop_id}
 # which wins over this value. Keep this file readable only by the account that runs filebridge.
 token = "{token}"
 timeout_seconds = 30
+# A write that got no answer may still be applied by the shop for this long; only then
+# does filebridge check it and, if it did not land, send it again (never twice).
+write_settle_seconds = 60
 
 [folders]
 # Use UNC paths (\\\\server\\share\\erp\\outbox) rather than mapped drive letters:

@@ -63,6 +63,7 @@ class SelldoneClient:
         token: str | SecretStr,
         *,
         timeout: float = DEFAULT_TIMEOUT_S,
+        write_settle: float | None = None,
         limiter: RateLimiter | None = None,
         requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
@@ -71,6 +72,7 @@ class SelldoneClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.shop_id = shop_id
+        self._write_settle = write_settle
         self._transport = ApiTransport(
             self.base_url,
             shop_id,
@@ -90,6 +92,15 @@ class SelldoneClient:
     def timeout(self) -> float:
         """Seconds one HTTP attempt may take (connect and each read)."""
         return self._transport.timeout
+
+    @property
+    def write_settle(self) -> float:
+        """Seconds a write that got no answer may still be applied by the shop.
+
+        The client gives up after `timeout`, the server does not: until this long after
+        sending, "not visible in the order yet" does not mean "not applied".
+        """
+        return max(self.timeout, self._write_settle or 0.0)
 
     @property
     def limiter(self) -> RateLimiter:

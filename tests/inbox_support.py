@@ -33,6 +33,7 @@ def write_config(
     poll_seconds: float = 0.5,
     polling: bool = False,
     timeout_seconds: float = 5.0,
+    write_settle_seconds: float | None = None,
     extra: str = "",
 ) -> Path:
     """A filebridge.toml in tmp_path pointing at the sandbox, with folders under it."""
@@ -44,6 +45,7 @@ api_url = "{box.url}"
 shop_id = {box.shop_id}
 token = "{box.token}"
 timeout_seconds = {timeout_seconds}
+write_settle_seconds = {write_settle_seconds or timeout_seconds}
 
 [folders]
 inbox = "inbox"
@@ -79,6 +81,7 @@ def make_client(settings: Settings) -> SelldoneClient:
         settings.selldone.shop_id,
         settings.selldone.token,
         timeout=settings.selldone.timeout_seconds,
+        write_settle=settings.selldone.write_settle_seconds,
         requests_per_minute=settings.limits.requests_per_minute,
     )
 

@@ -18,6 +18,7 @@ from filebridge.order_book import OrderBook
 from filebridge.replay import replay_rows
 from filebridge.row_replay import RowWork, step_key
 from filebridge.selldone import SelldoneClient
+from tests.conftest import wait_until
 from tests.inbox_support import assert_no_skip_no_repeat, state_posts
 
 SHA = "f" * 64
@@ -323,7 +324,93 @@ def test_replay_recent_sent_step_waits_for_in_flight_request(sandbox, client, jo
     assert result.stopped
     assert 29 < (result.retry_in or 0) <= 30
     assert [o.outcome for o in result.outcomes] == ["pending"]
-    assert sandbox.calls() == []
+    assert [c.method for c in sandbox.calls()] == ["GET"]  # looked, did not resend
+    assert ledger.step(journal, key).state == "sent"
+
+
+def test_replay_recent_sent_step_the_order_shows_is_confirmed_at_once(
+    sandbox, client, journal
+):
+    """Within the grace, a maybe-sent step the order already shows needs no waiting."""
+    order = sandbox.add_order(delivery_state="OrderConfirm")
+    work = rows((order["id"], FulfilmentRequest(state=S.ORDER_CONFIRM)))
+    file_id = register(journal, work)
+    key = step_key(SHA, 2, order["id"], "OrderConfirm")
+    ledger.plan_step(
+        journal,
+        key,
+        file_id=file_id,
+        row_number=2,
+        order_id=order["id"],
+        action="OrderConfirm",
+        payload={"kind": "state", "name": "OrderConfirm"},
+    )
+    ledger.mark_step(journal, key, "sent")
+    result = replay_rows(
+        client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=30
+    )
+    assert [o.outcome for o in result.outcomes] == ["applied"]
+    assert result.retry_in is None
+    assert state_posts(sandbox) == []
+    assert ledger.step(journal, key).state == "confirmed"
+
+
+def test_replay_write_that_outlives_the_client_timeout_is_not_sent_twice(
+    sandbox, journal
+):
+    """The client gives up, the shop applies the write later: no second POST (D1)."""
+    order = sandbox.add_order()
+    work = rows((order["id"], FulfilmentRequest(state=S.ORDER_CONFIRM)))
+    file_id = register(journal, work)
+    sandbox.faults.delay_next(1.5, method="POST", path_contains="/state")
+    with SelldoneClient(
+        sandbox.url,
+        sandbox.shop_id,
+        sandbox.token,
+        requests_per_minute=100_000,
+        timeout=0.5,
+        write_settle=3.0,
+    ) as impatient:
+        assert impatient.write_settle == 3.0
+        first = replay_rows(impatient, journal, work, file_id=file_id, file_sha=SHA)
+        assert first.unavailable is not None  # timed out: maybe applied
+        # At once, the order does not show it yet, but the request is still running.
+        second = replay_rows(impatient, journal, work, file_id=file_id, file_sha=SHA)
+        assert second.retry_in is not None
+        assert second.retry_in > 0
+        assert wait_until(
+            lambda: sandbox.get_order(order["id"])["delivery_state"] == "OrderConfirm"
+        )
+        third = replay_rows(impatient, journal, work, file_id=file_id, file_sha=SHA)
+    assert [o.outcome for o in third.outcomes] == ["applied"]
+    assert state_posts(sandbox) == [(order["id"], "OrderConfirm")]
+
+
+@pytest.mark.parametrize("tracking", [None, "RET-1"])
+def test_replay_returned_whose_answer_was_lost_is_applied_not_rejected(
+    sandbox, client, journal, tracking
+):
+    """delivery-returned lands but its answer is lost: the rerun reports it applied (D2)."""
+    order = sandbox.add_order(delivery_state="SentOrder")
+    work = rows((order["id"], FulfilmentRequest(returned=True, tracking_code=tracking)))
+    file_id = register(journal, work)
+    sandbox.faults.drop_next(
+        method="POST", path_contains="delivery-returned", after_processing=True
+    )
+    first = replay_rows(
+        client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=0
+    )
+    assert [o.outcome for o in first.outcomes] == ["pending"]
+    second = replay_rows(
+        client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=0
+    )
+    assert [o.outcome for o in second.outcomes] == ["applied"]
+    assert "delivery-returned" in second.outcomes[0].message
+    returned = [c for c in sandbox.calls() if "delivery-returned" in c.path]
+    assert len(returned) == 1
+    assert sandbox.get_order(order["id"])["delivery_state"] == "PreparingOrder"
+    tracked = sandbox.get_order(order["id"]).get("delivery_info") or {}
+    assert tracked.get("tracking_code") == tracking
 
 
 def test_replay_dropped_connection_leaves_rows_pending_then_completes(

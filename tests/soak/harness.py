@@ -473,6 +473,8 @@ def write_config(workdir: Path, box: Sandbox, config: SoakConfig) -> Path:
 api_url = "{box.url}"
 shop_id = {box.shop_id}
 timeout_seconds = {config.timeout_seconds}
+# The sandbox runs a delayed write at most MAX_EXTRA_DELAY_S past the client timeout.
+write_settle_seconds = {config.timeout_seconds + MAX_EXTRA_DELAY_S + 1.0}
 
 [folders]
 outbox = "outbox"
