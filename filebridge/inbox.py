@@ -27,6 +27,7 @@ from filebridge.inbox_moves import (
     PROCESSING_DIR,
     claim,
     claimed_path,
+    remove_partial_reports,
     settle_vanished,
     sha256_of,
 )
@@ -150,6 +151,7 @@ def _resume(
     files: FileProcessor, record: ledger.FileRecord, result: InboxResult
 ) -> bool:
     """Continue a claim left open by an earlier run; False ends the pass."""
+    remove_partial_reports(record, files.settings.folders.failed)
     claimed = claimed_path(record)
     if not claimed.exists():
         settle_vanished(files.journal, record, files.settings.folders.failed)

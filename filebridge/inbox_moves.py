@@ -36,6 +36,7 @@ __all__ = [
     "claim",
     "claimed_path",
     "move_to_failed",
+    "remove_partial_reports",
     "settle_vanished",
     "sha256_of",
 ]
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 PROCESSING_DIR = ".processing"
 RESULT_SUFFIX = ".result.csv"
 HASH_CHUNK = 1 << 20
+PARTIAL_REPORT_GLOB = ".~*.partial"
+"""The temp names `report` publishes through."""
 
 
 def claim(
@@ -148,6 +151,30 @@ def move_to_failed(
     _move(claimed_path(record), target)
     ledger.finish_file(journal, record.id, "failed", message=explanation)
     return target, explained
+
+
+def remove_partial_reports(record: ledger.FileRecord, failed: Path) -> int:
+    """Delete report temp files an interrupted run left behind; returns how many.
+
+    Reports are written as `.~NAME.partial` and renamed into place while the file's
+    claim is open, so a run killed mid-write leaves its temp in `failed/` or in the
+    claim's recorded archive folder. Runs never overlap (the run lock), so every such
+    temp there is an orphan.
+    """
+    folders = {failed}
+    if record.archive_path is not None:
+        folders.add(record.archive_path.parent)
+    removed = 0
+    for folder in folders:
+        for temp in folder.glob(PARTIAL_REPORT_GLOB):
+            try:
+                temp.unlink()
+            except OSError as exc:
+                log.warning("cannot remove %s: %s", temp, exc.strerror or exc)
+                continue
+            log.info("removed %s, left by an interrupted run", temp.name)
+            removed += 1
+    return removed
 
 
 def claimed_path(record: ledger.FileRecord) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from filebridge import inbox_ledger as ledger
 from filebridge.errors import AuthError
 from filebridge.inbox import run_inbox
 from filebridge.inbox_moves import PROCESSING_DIR
@@ -380,6 +381,40 @@ def test_run_inbox_api_down_leaves_file_claimed_then_resumes(
     )
     assert_no_skip_no_repeat(sandbox, {o["id"]: "CheckQueue" for o in orders})
     assert list((settings.folders.inbox / PROCESSING_DIR).iterdir()) == []
+
+
+def test_run_inbox_resuming_a_claim_removes_report_temps_of_the_killed_run(
+    sandbox, settings, client, journal
+):
+    """A run killed while writing a report leaves `.~….partial`; the resume removes it."""
+    orders = sandbox.add_orders(2)
+    write_csv(
+        settings.folders.inbox / "s.csv",
+        ["order_id", "state"],
+        [[orders[0]["id"], "PreparingOrder"], [orders[1]["id"], "Nonsense"]],
+    )
+    sandbox.faults.fail_next(503, times=50, method="POST")
+    assert run(settings, client, journal).unavailable is not None
+    sandbox.faults.clear()
+    # What a SIGKILL in report._publish leaves: temps in failed/ and in the archive
+    # folder the journal recorded as the destination.
+    (open_claim,) = ledger.open_claims(journal)
+    day = settings.folders.archive / DAY
+    day.mkdir(parents=True)
+    ledger.set_destination(journal, open_claim.id, day / "s.csv", day / "s.csv.r")
+    orphans = [
+        settings.folders.failed / ".~s-failed.csv.partial",
+        day / ".~s.csv.result.csv.partial",
+    ]
+    for orphan in orphans:
+        orphan.write_bytes(b"half a report")
+    second = run(settings, client, journal)
+    assert (second.rows_applied, second.rows_rejected) == (1, 1)
+    assert not any(orphan.exists() for orphan in orphans)
+    assert list(settings.folders.archive.rglob("*.partial")) == []
+    assert list(settings.folders.failed.rglob("*.partial")) == []
+    assert (day / "s.csv").exists()
+    assert len(list(settings.folders.failed.glob("*.csv"))) == 1
 
 
 def test_run_inbox_token_revoked_raises_and_rerun_completes(
