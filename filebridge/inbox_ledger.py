@@ -28,6 +28,7 @@ __all__ = [
     "finish_file",
     "forget_planned_steps",
     "known_order",
+    "mark_checked",
     "mark_step",
     "mark_unanswered",
     "open_claims",
@@ -83,6 +84,7 @@ class StepRecord:
     message: str
     sent_at: str | None = None
     finished_at: str | None = None
+    checked_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -280,6 +282,7 @@ def _step(row: Any) -> StepRecord:
         message=str(row["message"]),
         sent_at=row["sent_at"],
         finished_at=row["finished_at"],
+        checked_at=row["checked_at"],
     )
 
 
@@ -323,7 +326,7 @@ def mark_step(journal: Journal, key: str, state: str, message: str = "") -> None
     """
     stamps = {
         "planned": "",
-        "sent": ", sent_at = ?, finished_at = NULL",
+        "sent": ", sent_at = ?, finished_at = NULL, checked_at = NULL",
         "confirmed": ", finished_at = ?",
         "rejected": ", finished_at = ?",
     }
@@ -342,6 +345,14 @@ def mark_unanswered(journal: Journal, key: str, message: str) -> None:
     journal.execute(
         "UPDATE steps SET message = ?, finished_at = ? WHERE idempotency_key = ?",
         (message, utc_now_iso(), key),
+    )
+
+
+def mark_checked(journal: Journal, key: str) -> None:
+    """A `sent` step was looked for in the order and is not there yet."""
+    journal.execute(
+        "UPDATE steps SET checked_at = ? WHERE idempotency_key = ?",
+        (utc_now_iso(), key),
     )
 
 

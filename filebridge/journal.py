@@ -155,10 +155,21 @@ def _m0003_inbox(db: sqlite3.Connection) -> None:
     )
 
 
+def _m0004_step_checks(db: sqlite3.Connection) -> None:
+    _run_ddl(
+        db,
+        """
+        -- When a maybe-sent step was last looked for in the order and not found yet.
+        ALTER TABLE steps ADD COLUMN checked_at TEXT;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_core", _m0001_core),
     ("0002_export", _m0002_export),
     ("0003_inbox", _m0003_inbox),
+    ("0004_step_checks", _m0004_step_checks),
 ]
 
 

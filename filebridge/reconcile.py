@@ -55,18 +55,20 @@ def reconcile_sent_steps(
     pending = ledger.sent_steps(journal, file_id, row)
     if not pending:
         return
-    facts = fetch()
     now = datetime.now(UTC)
+    waits = {r.key: in_flight_grace - _age(r, now) for r in pending}
+    if all(waits[r.key] > 0 and r.checked_at for r in pending):
+        # Already looked for since they were sent: nothing new to learn before then.
+        raise StepInFlightError(max(waits.values()))
+    facts = fetch()
     wait = 0.0
     for record in pending:
         reached = _reached(record, facts)
-        if not reached:
-            age = (
-                now - datetime.fromisoformat(record.sent_at or now.isoformat())
-            ).total_seconds()
-            if age < in_flight_grace:
-                wait = max(wait, in_flight_grace - age)
-                continue
+        if not reached and waits[record.key] > 0:
+            with journal.atomic():
+                ledger.mark_checked(journal, record.key)
+            wait = max(wait, waits[record.key])
+            continue
         with journal.atomic():
             ledger.mark_step(
                 journal,
@@ -84,6 +86,13 @@ def reconcile_sent_steps(
         )
     if wait:
         raise StepInFlightError(wait)
+
+
+def _age(record: ledger.StepRecord, now: datetime) -> float:
+    """Seconds since the step's request left (0 if the journal has no time)."""
+    if record.sent_at is None:
+        return 0.0
+    return (now - datetime.fromisoformat(record.sent_at)).total_seconds()
 
 
 def _reached(record: ledger.StepRecord, facts: OrderFacts) -> bool:

@@ -326,6 +326,13 @@ def test_replay_recent_sent_step_waits_for_in_flight_request(sandbox, client, jo
     assert [o.outcome for o in result.outcomes] == ["pending"]
     assert [c.method for c in sandbox.calls()] == ["GET"]  # looked, did not resend
     assert ledger.step(journal, key).state == "sent"
+    # Asked again within the grace (a watcher woken by new files): no second look.
+    again = replay_rows(
+        client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=30
+    )
+    assert again.retry_in is not None
+    assert 28 < again.retry_in <= 30
+    assert [c.method for c in sandbox.calls()] == ["GET"]
 
 
 def test_replay_recent_sent_step_the_order_shows_is_confirmed_at_once(
@@ -381,7 +388,10 @@ def test_replay_write_that_outlives_the_client_timeout_is_not_sent_twice(
         assert wait_until(
             lambda: sandbox.get_order(order["id"])["delivery_state"] == "OrderConfirm"
         )
-        third = replay_rows(impatient, journal, work, file_id=file_id, file_sha=SHA)
+        # Once the grace has passed, one look settles it.
+        third = replay_rows(
+            impatient, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=0
+        )
     assert [o.outcome for o in third.outcomes] == ["applied"]
     assert state_posts(sandbox) == [(order["id"], "OrderConfirm")]
 
