@@ -417,6 +417,51 @@ def test_run_inbox_resuming_a_claim_removes_report_temps_of_the_killed_run(
     assert len(list(settings.folders.failed.glob("*.csv"))) == 1
 
 
+@pytest.mark.parametrize("locked", ["open", "replace"])
+def test_run_inbox_file_held_open_on_windows_waits_then_is_taken(
+    sandbox, settings, client, journal, monkeypatch, locked
+):
+    """A Windows sharing violation (Excel still has it open) means "later", never failed/.
+
+    `replace`: the file was openable at the scan, then locked before the claim's rename.
+    """
+    order = sandbox.add_order()
+    held = aged(
+        write_csv(
+            settings.folders.inbox / "held.csv",
+            ["order_id", "state"],
+            [[order["id"], "OrderConfirm"]],
+        )
+    )
+    real_open, real_replace = Path.open, Path.replace
+    # What Windows raises for a file another process opened without share flags.
+    violation = PermissionError(13, "The process cannot access the file")
+
+    def sharing_open(self, *args, **kwargs):
+        if self == held:
+            raise violation
+        return real_open(self, *args, **kwargs)
+
+    def sharing_replace(self, target):
+        if self == held:
+            raise violation
+        return real_replace(self, target)
+
+    if locked == "open":
+        monkeypatch.setattr(Path, "open", sharing_open)
+    monkeypatch.setattr(Path, "replace", sharing_replace)
+    first = run(settings, client, journal)
+    assert first.waiting == ["held.csv"]
+    assert first.files == []
+    assert held.exists()
+    assert list(settings.folders.failed.iterdir()) == []
+    assert sandbox.calls() == []
+    monkeypatch.undo()  # Excel closed the file
+    second = run(settings, client, journal)
+    assert (second.rows_applied, second.waiting) == (1, [])
+    assert sandbox.get_order(order["id"])["delivery_state"] == "OrderConfirm"
+
+
 def test_run_inbox_token_revoked_raises_and_rerun_completes(
     sandbox, settings, client, journal
 ):
