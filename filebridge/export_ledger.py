@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from sqlite3 import Row as SqliteRow
 
 from filebridge.journal import Journal
@@ -17,6 +18,7 @@ from filebridge.journal import Journal
 __all__ = [
     "CURSOR_KEY",
     "Batch",
+    "earliest_export_update",
     "exported_among",
     "get_cursor",
     "is_exported",
@@ -77,6 +79,31 @@ def exported_among(journal: Journal, order_ids: Iterable[int]) -> set[int]:
         )
         found.update(int(row[0]) for row in rows)
     return found
+
+
+def earliest_export_update(journal: Journal, order_ids: Iterable[int]) -> int | None:
+    """The oldest `updated_at` (Unix seconds) with which any of these orders was exported.
+
+    An order's `updated_at` only grows, so every one of them that was exported is
+    among the orders updated since then: replay lists that window instead of guessing.
+    None when none of them was exported.
+    """
+    ids = list(order_ids)
+    earliest: datetime | None = None
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        row = journal.query_one(
+            "SELECT MIN(b.updated_at) FROM batch_orders AS b JOIN exported_orders AS e "
+            f"ON e.batch_id = b.batch_id AND e.order_id = b.order_id "
+            f"WHERE b.order_id IN ({marks})",
+            chunk,
+        )
+        if row is None or row[0] is None:
+            continue
+        moment = datetime.fromisoformat(str(row[0]))
+        earliest = moment if earliest is None else min(earliest, moment)
+    return None if earliest is None else int(earliest.timestamp())
 
 
 def next_batch_id(journal: Journal) -> int:

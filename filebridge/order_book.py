@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from filebridge import inbox_ledger as ledger
+from filebridge.export_ledger import earliest_export_update
 from filebridge.journal import Journal
 from filebridge.models import Order
 from filebridge.selldone import MAX_PAGE_SIZE, SelldoneClient
@@ -92,21 +93,30 @@ class OrderBook:
         return facts
 
     def prefetch(self, order_ids: Iterable[int]) -> None:
-        """Learn many unknown orders with one list call (newest orders first).
+        """Learn many unknown orders with one list call.
 
-        Orders not on that page (older, or not Payed/COD) are fetched one by one later.
+        The page is the orders updated since the oldest of them was exported (oldest
+        first), which holds every exported one unless the shop updated more than a
+        page of orders since; for orders filebridge never exported, the newest orders.
+        Orders not on that page are fetched one by one later.
         """
         unknown = sorted({i for i in order_ids if self.get(i) is None})
         if len(unknown) < PREFETCH_MIN_UNKNOWN:
             return
+        since = (
+            None
+            if self._journal is None
+            else earliest_export_update(self._journal, unknown)
+        )
         self.calls += 1
         page = self._client.list_orders(
             offset=0,
             limit=MAX_PAGE_SIZE,
             statuses=PREFETCH_STATUSES,
+            updated_since=None if since is None else since - 1,
             with_=(),
             sort_by="reserved_at",
-            sort_desc=True,
+            sort_desc=since is None,
         )
         wanted = set(unknown)
         found = [order for order in page.orders if order.id in wanted]

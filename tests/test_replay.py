@@ -10,6 +10,7 @@ import pytest
 
 from filebridge import inbox_ledger as ledger
 from filebridge.dry_run import plan_rows_dry
+from filebridge.export import run_export
 from filebridge.errors import AuthError
 from filebridge.fulfilment import FulfilmentRequest
 from filebridge.journal import Journal
@@ -19,7 +20,7 @@ from filebridge.replay import replay_rows
 from filebridge.row_replay import RowWork, step_key
 from filebridge.selldone import SelldoneClient
 from tests.conftest import wait_until
-from tests.inbox_support import assert_no_skip_no_repeat, state_posts
+from tests.inbox_support import assert_no_skip_no_repeat, make_settings, state_posts
 
 SHA = "f" * 64
 
@@ -555,6 +556,29 @@ def test_replay_prefetches_unknown_orders_with_one_list_call(sandbox, client, jo
     known = ledger.known_order(journal, orders[0]["id"])
     assert known is not None
     assert known.delivery_state == "OrderConfirm"
+
+
+def test_replay_prefetch_finds_exported_orders_behind_a_page_of_newer_ones(
+    sandbox, client, journal, tmp_path
+):
+    """The list call covers what was exported, even with 260 newer orders in the shop."""
+    settings = make_settings(tmp_path, sandbox, extra='[export]\nsince = "2000-01-01"')
+    wanted = sandbox.add_orders(5)
+    exported = run_export(settings, client, journal, now=datetime.now(UTC))
+    assert exported.orders >= 5
+    sandbox.add_orders(260)  # the newest 250 orders no longer include `wanted`
+    sandbox.clear_calls()
+    result = replay(
+        client,
+        journal,
+        rows(*[(o["id"], FulfilmentRequest(state=S.ORDER_CONFIRM)) for o in wanted]),
+    )
+    assert [o.outcome for o in result.outcomes] == ["applied"] * 5
+    gets = [c for c in sandbox.calls() if c.method == "GET"]
+    assert [c.path for c in gets] == [
+        f"/shops/{sandbox.shop_id}/process-center/baskets-PHYSICAL"
+    ]
+    assert "updated_at" in gets[0].query
 
 
 def test_plan_rows_dry_lists_calls_and_changes_nothing(sandbox, client, journal):
