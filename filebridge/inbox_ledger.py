@@ -340,11 +340,15 @@ def mark_step(journal: Journal, key: str, state: str, message: str = "") -> None
     )
 
 
-def mark_unanswered(journal: Journal, key: str, message: str) -> None:
-    """A `sent` step whose request ended without an answer we trust (maybe applied)."""
+def mark_unanswered(journal: Journal, key: str, message: str, *, ended: bool) -> None:
+    """A `sent` step without an answer we trust (maybe applied).
+
+    `ended`: the shop answered, so it is done with the request (finished_at is
+    stamped); otherwise it may still be running there.
+    """
     journal.execute(
         "UPDATE steps SET message = ?, finished_at = ? WHERE idempotency_key = ?",
-        (message, utc_now_iso(), key),
+        (message, utc_now_iso() if ended else None, key),
     )
 
 

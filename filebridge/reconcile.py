@@ -50,13 +50,16 @@ def reconcile_sent_steps(
     dropped connection) while the server went on. The order is read (one GET) and a
     step it already shows is confirmed at once; a young step it does not show yet is
     left `sent` and `StepInFlightError` says when to look again, because sending it
-    now could apply it twice. Old steps the order does not show are planned again.
+    now could apply it twice. Old steps the order does not show are planned again, and
+    so are steps whose request the shop answered (with an error: it is done with it).
     """
     pending = ledger.sent_steps(journal, file_id, row)
     if not pending:
         return
     now = datetime.now(UTC)
-    waits = {r.key: in_flight_grace - _age(r, now) for r in pending}
+    waits = {
+        r.key: 0.0 if r.finished_at else in_flight_grace - _age(r, now) for r in pending
+    }
     if all(waits[r.key] > 0 and r.checked_at for r in pending):
         # Already looked for since they were sent: nothing new to learn before then.
         raise StepInFlightError(max(waits.values()))

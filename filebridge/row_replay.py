@@ -305,15 +305,17 @@ class RowReplay:
         """The request ended without a usable answer; the row stays pending.
 
         429 and 503 are answered before the shop processes anything, so the step is
-        `planned` again. Otherwise it may have been applied, or may still be: a
-        request the client gave up on can run on in the shop. It stays `sent` and is
-        reconciled once the shop must have finished with it (`reconcile`).
+        `planned` again. Otherwise it may have been applied: it stays `sent` and the
+        next run reconciles it. Another error answer (500) means the shop is done with
+        the request (`ended`); without an answer, or with a gateway's 502/504, it may
+        still be running there and is looked at only after the in-flight grace.
         """
         with self.journal.atomic():
             if exc.status in (429, 503):
                 ledger.mark_step(self.journal, key, "planned")
             else:
-                ledger.mark_unanswered(self.journal, key, str(exc))
+                ended = exc.status is not None and exc.status not in (502, 504)
+                ledger.mark_unanswered(self.journal, key, str(exc), ended=ended)
             self.finish("pending", f"{action.describe()} unconfirmed: {exc}")
 
     def _reject(self, key: str, action: Action, exc: ApiRejectedError) -> RowOutcome:

@@ -10,8 +10,8 @@ import pytest
 
 from filebridge import inbox_ledger as ledger
 from filebridge.dry_run import plan_rows_dry
-from filebridge.export import run_export
 from filebridge.errors import AuthError
+from filebridge.export import run_export
 from filebridge.fulfilment import FulfilmentRequest
 from filebridge.journal import Journal
 from filebridge.models import FulfilmentState as S
@@ -395,6 +395,33 @@ def test_replay_write_that_outlives_the_client_timeout_is_not_sent_twice(
         )
     assert [o.outcome for o in third.outcomes] == ["applied"]
     assert state_posts(sandbox) == [(order["id"], "OrderConfirm")]
+
+
+@pytest.mark.parametrize(("status", "waits"), [(500, False), (502, True), (504, True)])
+def test_replay_write_answered_with_an_error_is_looked_at_by_its_answer(
+    sandbox, client, journal, status, waits
+):
+    """A 500 means the shop is done with the request: check and resend at once. A
+    gateway's 502/504 may hide a request still running behind it: wait the grace."""
+    order = sandbox.add_order()
+    work = rows((order["id"], FulfilmentRequest(state=S.ORDER_CONFIRM)))
+    file_id = register(journal, work)
+    sandbox.faults.fail_next(status, method="POST", path_contains="/state")
+    first = replay_rows(
+        client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=30
+    )
+    assert [o.outcome for o in first.outcomes] == ["pending"]
+    second = replay_rows(
+        client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=30
+    )
+    posts = [c.status for c in sandbox.calls() if c.method == "POST"]
+    if waits:
+        assert second.retry_in is not None
+        assert posts == [status]
+    else:
+        assert [o.outcome for o in second.outcomes] == ["applied"]
+        assert posts == [status, 200]
+        assert sandbox.get_order(order["id"])["delivery_state"] == "OrderConfirm"
 
 
 @pytest.mark.parametrize("tracking", [None, "RET-1"])
