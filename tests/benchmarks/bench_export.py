@@ -5,14 +5,20 @@ Run on demand (pytest does not collect it):
     PYTHONPATH=. python tests/benchmarks/bench_export.py [--rows 100000]
 
 Each measurement runs in a fresh Python process, so the peak memory of one cannot hide
-in another's. Reported: rows per second and peak memory (the process's peak resident
-set, `ru_maxrss`, including the interpreter and imports; on Windows, tracemalloc's peak
-of Python allocations). All candidates write the same rows (typed cells as
-`order_to_rows` produces them: str ids, Decimal money, aware datetimes):
+in another's. The candidates take turns (`--repeat` rounds, each candidate once per
+round), so a busy moment on a shared machine hits all of them alike; the best round is
+reported. Reported: rows per second by wall-clock time and by CPU time of the process
+(`process_time`; what the run cost, whatever else the machine does), and peak memory
+(the process's peak resident set, `ru_maxrss`, including the interpreter and imports;
+on Windows, tracemalloc's peak of Python allocations). The libraries are imported
+before the clock starts (for every candidate alike): an import is paid once per process,
+not per row. All candidates write the same rows (typed cells as `order_to_rows` produces
+them: str ids, Decimal money, aware datetimes), generated inside the timed part:
 
 * `filebridge csv` / `filebridge xlsx`: our streaming writers, rows generated on the fly;
 * `pandas to_csv` / `pandas to_excel`: what a user would otherwise write: collect the
-  rows, build a DataFrame, call `to_csv` / `to_excel` (default engine);
+  rows, build a DataFrame, call `to_csv` (the same delimiter, encoding and line ending
+  as ours, datetimes shown alike) / `to_excel` (default engine);
 * `xlsxwriter constant_memory` / `openpyxl write_only`: the streaming XLSX libraries we
   measured before writing our own XLSX writer;
 * `pipeline csv` / `pipeline xlsx`: the whole export minus HTTP: order dicts parsed into
@@ -22,6 +28,7 @@ of Python allocations). All candidates write the same rows (typed cells as
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import subprocess
@@ -162,7 +169,12 @@ def pandas_frame(n: int) -> Any:
 
 
 def pandas_csv(n: int, out: Path) -> None:
-    pandas_frame(n).to_csv(out, index=False, encoding="utf-8-sig")
+    import pandas as pd
+
+    frame = pd.DataFrame(list(typed_rows(n)), columns=[h for h, _ in COLUMNS])
+    # The datetimes as ours shows them (no "+00:00"), converted the fast (vectorised) way.
+    frame["reserved_at"] = frame["reserved_at"].dt.tz_localize(None)
+    frame.to_csv(out, index=False, encoding="utf-8-sig", lineterminator="\r\n")
 
 
 def pandas_excel(n: int, out: Path) -> None:
@@ -200,6 +212,18 @@ def openpyxl_write_only(n: int, out: Path) -> None:
     workbook.save(out)
 
 
+# What each candidate imports, imported before its clock starts.
+FILEBRIDGE = ["filebridge.mapping", "filebridge.writers"]
+IMPORTS = {
+    "filebridge csv": FILEBRIDGE,
+    "pandas to_csv": ["pandas"],
+    "filebridge xlsx": FILEBRIDGE,
+    "pandas to_excel": ["pandas", "openpyxl"],
+    "xlsxwriter constant_memory": ["xlsxwriter"],
+    "openpyxl write_only": ["openpyxl"],
+    "pipeline csv": [*FILEBRIDGE, "filebridge.models", "filebridge.order_rows"],
+    "pipeline xlsx": [*FILEBRIDGE, "filebridge.models", "filebridge.order_rows"],
+}
 CANDIDATES: dict[str, tuple[str, Callable[[int, Path], None]]] = {
     "filebridge csv": ("csv", lambda n, p: ours("csv", n, p)),
     "pandas to_csv": ("csv", pandas_csv),
@@ -224,6 +248,8 @@ def peak_mb() -> float | None:
 def measure_one(name: str, n: int) -> dict[str, Any]:
     """Run one candidate in this process (called in a fresh child)."""
     extension, write = CANDIDATES[name]
+    for module in IMPORTS[name]:
+        importlib.import_module(module)
     tracing = peak_mb() is None
     if tracing:
         import tracemalloc
@@ -231,9 +257,10 @@ def measure_one(name: str, n: int) -> dict[str, Any]:
         tracemalloc.start()
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / f"bench.{extension}"
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         write(n, out)
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         size = out.stat().st_size
     if tracing:
         import tracemalloc
@@ -245,8 +272,34 @@ def measure_one(name: str, n: int) -> dict[str, Any]:
         "name": name,
         "seconds": seconds,
         "rows_per_s": n / seconds,
+        "cpu_seconds": cpu,
+        "cpu_rows_per_s": n / cpu,
         "peak_mb": peak,
         "size_mb": size / 2**20,
+    }
+
+
+def run_child(name: str, n: int) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--rows", str(n), "--one", name],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The best round of one candidate: fastest wall and CPU time, highest peak."""
+    fastest = min(runs, key=lambda r: r["seconds"])
+    cheapest = min(runs, key=lambda r: r["cpu_seconds"])
+    return {
+        **fastest,
+        "cpu_seconds": cheapest["cpu_seconds"],
+        "cpu_rows_per_s": cheapest["cpu_rows_per_s"],
+        "peak_mb": max(r["peak_mb"] for r in runs),
     }
 
 
@@ -255,28 +308,35 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--only", nargs="*", help="candidate names to run")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds, candidates taking turns"
+    )
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure_one(args.one, args.rows)))
         return
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    results: dict[str, dict[str, Any]] = {}
-    print(f"{args.rows:,} line items × {len(COLUMNS)} columns, one fresh process each")
-    print(f"{'candidate':<28}{'rows/s':>10}{'seconds':>9}{'peak MB':>9}{'file MB':>9}")
-    for name in args.only or CANDIDATES:
-        done = subprocess.run(
-            [sys.executable, __file__, "--rows", str(args.rows), "--one", name],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        results[name] = result
+    names = args.only or list(CANDIDATES)
+    unknown = [name for name in names if name not in CANDIDATES]
+    if unknown:
+        parser.error(f"unknown candidate(s) {unknown}; known: {list(CANDIDATES)}")
+    print(
+        f"{args.rows:,} line items × {len(COLUMNS)} columns, one fresh process each, "
+        f"best of {args.repeat} interleaved rounds"
+    )
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for _ in range(args.repeat):
+        for name in names:
+            runs[name].append(run_child(name, args.rows))
+    results = {name: best(found) for name, found in runs.items()}
+    print(
+        f"{'candidate':<28}{'rows/s':>10}{'seconds':>9}{'CPU rows/s':>12}"
+        f"{'CPU s':>7}{'peak MB':>9}{'file MB':>9}"
+    )
+    for name, result in results.items():
         print(
             f"{name:<28}{result['rows_per_s']:>10,.0f}{result['seconds']:>9.2f}"
-            f"{result['peak_mb']:>9.1f}{result['size_mb']:>9.1f}",
-            flush=True,
+            f"{result['cpu_rows_per_s']:>12,.0f}{result['cpu_seconds']:>7.2f}"
+            f"{result['peak_mb']:>9.1f}{result['size_mb']:>9.1f}"
         )
     ratio = [
         ("csv: filebridge / pandas to_csv", "filebridge csv", "pandas to_csv", 1.0),
@@ -289,9 +349,15 @@ def main() -> None:
     ]
     for label, ours_name, theirs, target in ratio:
         if ours_name in results and theirs in results:
-            value = results[ours_name]["rows_per_s"] / results[theirs]["rows_per_s"]
-            verdict = "ok" if value >= target else "BELOW TARGET"
-            print(f"{label}: {value:.1f}× (target ≥ {target:g}×) {verdict}")
+            wall = results[ours_name]["rows_per_s"] / results[theirs]["rows_per_s"]
+            cpu = (
+                results[ours_name]["cpu_rows_per_s"] / results[theirs]["cpu_rows_per_s"]
+            )
+            verdict = "ok" if min(wall, cpu) >= target else "BELOW TARGET"
+            print(
+                f"{label}: {wall:.2f}× wall, {cpu:.2f}× CPU "
+                f"(target ≥ {target:g}×) {verdict}"
+            )
     peaks = [
         r["peak_mb"]
         for k, r in results.items()
