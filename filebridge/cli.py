@@ -16,11 +16,11 @@ import click
 
 from filebridge import __version__
 from filebridge.checks import run_checks
+from filebridge.cli_text import export_summary, inbox_summary, planned_lines
 from filebridge.config import Settings, load_settings
 from filebridge.demo import DEFAULT_DEMO_DIR, run_demo
 from filebridge.errors import EXIT_BUG, EXIT_INTERRUPTED, ConfigError, FilebridgeError
-from filebridge.export import ExportResult, check_mapping, preview_rows
-from filebridge.inbox import InboxResult
+from filebridge.export import check_mapping, preview_rows
 from filebridge.jobs import RunResult, open_client, run_once, run_watch
 from filebridge.journal import Journal
 from filebridge.log import setup_logging
@@ -256,15 +256,6 @@ def _progress_printer() -> Callable[[int], None] | None:
     return show
 
 
-def _export_summary(result: ExportResult) -> str:
-    verb = "would export" if result.dry_run else "exported"
-    if not result.orders:
-        skipped = result.skipped_already_exported
-        return f"export: no new orders ({skipped} already exported before)"
-    target = f" → {result.file}" if result.file else ""
-    return f"export: {verb} {result.orders} orders ({result.rows} rows){target}"
-
-
 @cli.command("export")
 @config_option
 @click.option(
@@ -292,36 +283,10 @@ def export(config_path: Path, dry_run: bool, reexport: tuple[int, ...]) -> None:
         click.echo("", err=True)
     if result.export is None:  # do_export=True always yields a result: a bug (exit 70)
         raise RuntimeError("the export did not run although it was asked to")
-    click.echo(_export_summary(result.export))
+    click.echo(export_summary(result.export))
     if dry_run and result.export.order_ids:
         ids = ", ".join(str(i) for i in result.export.order_ids)
         click.echo(f"orders: {ids}")
-
-
-def _inbox_summary(result: InboxResult) -> str:
-    if result.dry_run:
-        return f"inbox (dry run): {len(result.planned)} planned calls, nothing sent"
-    text = (
-        f"inbox: {result.files_processed} files processed, "
-        f"{result.rows_applied} rows applied, {result.rows_already_done} already done, "
-        f"{result.rows_rejected} rejected, {result.rows_pending} pending; "
-        f"{result.calls} API calls"
-    )
-    if result.files_failed:
-        text += f"; {result.files_failed} files unreadable (see failed/)"
-    if result.waiting:
-        text += f"; {len(result.waiting)} files still being written"
-    if result.unavailable is not None:
-        text += "; Selldone was unavailable, pending rows resume next run"
-    return text
-
-
-def _print_planned(result: InboxResult) -> None:
-    for call in result.planned:
-        click.echo(
-            f"  {call.source} row {call.row}: order {call.order_id}: "
-            f"{call.method} {call.description}"
-        )
 
 
 def stop_on_signals() -> threading.Event:
@@ -368,10 +333,11 @@ def run(config_path: Path, dry_run: bool) -> None:
         settings, dry_run=dry_run, progress=_progress_printer(), stop=stop
     )
     if result.export is not None:
-        click.echo(_export_summary(result.export))
+        click.echo(export_summary(result.export))
     if result.inbox is not None:
-        click.echo(_inbox_summary(result.inbox))
-        _print_planned(result.inbox)
+        click.echo(inbox_summary(result.inbox))
+        for line in planned_lines(result.inbox):
+            click.echo(line)
     _finish(result, stop)
 
 
@@ -384,8 +350,9 @@ def inbox(config_path: Path, dry_run: bool) -> None:
     stop = stop_on_signals()
     result = run_once(settings, do_export=False, dry_run=dry_run, stop=stop)
     if result.inbox is not None:
-        click.echo(_inbox_summary(result.inbox))
-        _print_planned(result.inbox)
+        click.echo(inbox_summary(result.inbox))
+        for line in planned_lines(result.inbox):
+            click.echo(line)
     _finish(result, stop)
 
 
@@ -402,8 +369,8 @@ def watch(config_path: Path) -> None:
     run_watch(
         settings,
         stop=stop,
-        on_export=lambda r: click.echo(_export_summary(r)) if r.orders else None,
-        on_pass=lambda r: click.echo(_inbox_summary(r)) if r.files else None,
+        on_export=lambda r: click.echo(export_summary(r)) if r.orders else None,
+        on_pass=lambda r: click.echo(inbox_summary(r)) if r.files else None,
     )
     click.echo("Stopped cleanly.")
 

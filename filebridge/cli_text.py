@@ -1,0 +1,44 @@
+"""What the commands print about a run: one-line summaries a person (or a log) reads."""
+
+from __future__ import annotations
+
+from filebridge.export import ExportResult
+from filebridge.inbox import InboxResult
+
+__all__ = ["export_summary", "inbox_summary", "planned_lines"]
+
+
+def export_summary(result: ExportResult) -> str:
+    verb = "would export" if result.dry_run else "exported"
+    if not result.orders:
+        skipped = result.skipped_already_exported
+        return f"export: no new orders ({skipped} already exported before)"
+    target = f" → {result.file}" if result.file else ""
+    return f"export: {verb} {result.orders} orders ({result.rows} rows){target}"
+
+
+def inbox_summary(result: InboxResult) -> str:
+    if result.dry_run:
+        return f"inbox (dry run): {len(result.planned)} planned calls, nothing sent"
+    text = (
+        f"inbox: {result.files_processed} files processed, "
+        f"{result.rows_applied} rows applied, {result.rows_already_done} already done, "
+        f"{result.rows_rejected} rejected, {result.rows_pending} pending; "
+        f"{result.calls} API calls"
+    )
+    if result.files_failed:
+        text += f"; {result.files_failed} files unreadable (see failed/)"
+    if result.waiting:
+        text += f"; {len(result.waiting)} files still being written"
+    if result.unavailable is not None:
+        text += "; Selldone was unavailable, pending rows resume next run"
+    return text
+
+
+def planned_lines(result: InboxResult) -> list[str]:
+    """A dry run's planned calls, one line each."""
+    return [
+        f"  {call.source} row {call.row}: order {call.order_id}: "
+        f"{call.method} {call.description}"
+        for call in result.planned
+    ]
