@@ -62,6 +62,22 @@ def replay(client, journal, work, **kwargs):
     return replay_rows(client, journal, work, file_id=file_id, file_sha=SHA, **kwargs)
 
 
+def left_sent(journal: Journal, file_id: int, order_id: int, state: str) -> str:
+    """Row 2's state step as a crash leaves it: marked sent, no answer recorded."""
+    key = step_key(SHA, 2, order_id, state)
+    ledger.plan_step(
+        journal,
+        key,
+        file_id=file_id,
+        row_number=2,
+        order_id=order_id,
+        action=state,
+        payload={"kind": "state", "name": state},
+    )
+    ledger.mark_step(journal, key, "sent")
+    return key
+
+
 def rows(*pairs):
     return [RowWork(n + 2, oid, req) for n, (oid, req) in enumerate(pairs)]
 
@@ -261,17 +277,7 @@ def test_replay_sent_step_already_applied_is_confirmed_without_resend(
     order = sandbox.add_order(delivery_state="OrderConfirm")  # the lost answer's effect
     work = rows((order["id"], FulfilmentRequest(state=S.PREPARING_ORDER)))
     file_id = register(journal, work)
-    key = step_key(SHA, 2, order["id"], "OrderConfirm")
-    ledger.plan_step(
-        journal,
-        key,
-        file_id=file_id,
-        row_number=2,
-        order_id=order["id"],
-        action="OrderConfirm",
-        payload={"kind": "state", "name": "OrderConfirm"},
-    )
-    ledger.mark_step(journal, key, "sent")
+    key = left_sent(journal, file_id, order["id"], "OrderConfirm")
     result = replay_rows(
         client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=0
     )
@@ -285,17 +291,7 @@ def test_replay_sent_step_not_applied_is_resent(sandbox, client, journal):
     order = sandbox.add_order()
     work = rows((order["id"], FulfilmentRequest(state=S.ORDER_CONFIRM)))
     file_id = register(journal, work)
-    key = step_key(SHA, 2, order["id"], "OrderConfirm")
-    ledger.plan_step(
-        journal,
-        key,
-        file_id=file_id,
-        row_number=2,
-        order_id=order["id"],
-        action="OrderConfirm",
-        payload={"kind": "state", "name": "OrderConfirm"},
-    )
-    ledger.mark_step(journal, key, "sent")
+    left_sent(journal, file_id, order["id"], "OrderConfirm")
     result = replay_rows(
         client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=0
     )
@@ -308,17 +304,7 @@ def test_replay_recent_sent_step_waits_for_in_flight_request(sandbox, client, jo
     order = sandbox.add_order()
     work = rows((order["id"], FulfilmentRequest(state=S.ORDER_CONFIRM)))
     file_id = register(journal, work)
-    key = step_key(SHA, 2, order["id"], "OrderConfirm")
-    ledger.plan_step(
-        journal,
-        key,
-        file_id=file_id,
-        row_number=2,
-        order_id=order["id"],
-        action="OrderConfirm",
-        payload={"kind": "state", "name": "OrderConfirm"},
-    )
-    ledger.mark_step(journal, key, "sent")
+    key = left_sent(journal, file_id, order["id"], "OrderConfirm")
     result = replay_rows(
         client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=30
     )
@@ -343,17 +329,7 @@ def test_replay_recent_sent_step_the_order_shows_is_confirmed_at_once(
     order = sandbox.add_order(delivery_state="OrderConfirm")
     work = rows((order["id"], FulfilmentRequest(state=S.ORDER_CONFIRM)))
     file_id = register(journal, work)
-    key = step_key(SHA, 2, order["id"], "OrderConfirm")
-    ledger.plan_step(
-        journal,
-        key,
-        file_id=file_id,
-        row_number=2,
-        order_id=order["id"],
-        action="OrderConfirm",
-        payload={"kind": "state", "name": "OrderConfirm"},
-    )
-    ledger.mark_step(journal, key, "sent")
+    key = left_sent(journal, file_id, order["id"], "OrderConfirm")
     result = replay_rows(
         client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=30
     )
