@@ -33,7 +33,7 @@ from filebridge.report import Outcome, ResultLine, write_failed_rows
 from filebridge.row_replay import RowWork
 from filebridge.selldone import SelldoneClient
 from filebridge.table_model import RawRow, Table
-from filebridge.validation import InboxRow, ValidationResult, validate_table
+from filebridge.validation import ValidationResult, validate_table
 
 __all__ = ["FileProcessor", "FileReport", "Halt", "explain"]
 
@@ -289,14 +289,19 @@ def _rejected_rows(
     rows: Mapping[int, ledger.RowRecord],
 ) -> list[tuple[RawRow, list[RowIssue]]]:
     """Every rejected row with its reasons, validation and API rejections alike."""
-    by_row: dict[int, RawRow] = {raw.row: raw for raw in table.rows}
     issues: dict[int, list[RowIssue]] = {
         raw.row: list(found) for raw, found in checked.rejected
     }
-    valid: dict[int, InboxRow] = {r.row: r for r in checked.valid}
-    for number, record in rows.items():
-        if record.outcome == "rejected" and number in valid:
-            issues[number] = [RowIssue(number, "", "", record.message)]
+    by_row = {raw.row: raw for raw, _ in checked.rejected}
+    refused = [
+        n for n, r in rows.items() if r.outcome == "rejected" and n not in issues
+    ]
+    if refused:  # valid rows the API refused: their cells come from the table
+        valid = {r.row for r in checked.valid}
+        for number in refused:
+            if number in valid:
+                issues[number] = [RowIssue(number, "", "", rows[number].message)]
+        by_row.update(table.rows_numbered(issues.keys() - by_row.keys()))
     return [(by_row[n], issues[n]) for n in sorted(issues) if n in by_row]
 
 

@@ -21,12 +21,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from itertools import repeat
-from operator import attrgetter, itemgetter
-from typing import Any, Final, NamedTuple
+from itertools import compress, repeat
+from typing import Any, Final, NamedTuple, TypeVar
 
 from filebridge.cells import (
     CellProblem,
+    ParsedColumn,
     column_letter,
     normalise_key,
     parse_decimal,
@@ -62,6 +62,7 @@ MAX_MEASURE: Final = Decimal(
 )  # weight/size beyond this is a typo, not a parcel
 _MEASURES: Final = ("weight", "width", "length", "height")
 _TRACKING_COLUMNS: Final = ("state", "tracking_code", "tracking_url")
+T = TypeVar("T")
 
 
 class InboxRow(NamedTuple):
@@ -72,9 +73,11 @@ class InboxRow(NamedTuple):
     confirmed item ids for OrderConfirm (None: all items). `delivery_info` holds only
     the keys the row gave: `weight` (Decimal), `volume` ({"width", "length", "height"}
     Decimals) and `type` (a transport code such as "Post"); each row has its own dict.
+    The row's original cells are not kept here (100,000 copies nobody reads): the table
+    has them (`Table.raw_row`, `Table.rows_numbered`).
 
     A NamedTuple rather than a frozen dataclass: immutable, same attributes and keyword
-    construction, but built ~4× faster (see `table_model.RawRow`).
+    construction, but built ~4× faster.
     """
 
     row: int
@@ -85,7 +88,6 @@ class InboxRow(NamedTuple):
     tracking_code: str | None
     tracking_url: str | None
     delivery_info: dict[str, Any]
-    raw: RawRow
 
 
 @dataclass(frozen=True)
@@ -185,30 +187,6 @@ def _unknown_state(text: str, lookup: dict[str, str]) -> tuple[str, str]:
     )
 
 
-def _column_texts(rows: list[RawRow], keys: list[str]) -> dict[str, Sequence[str]]:
-    """Each key's cell texts in row order, read in ONE pass over the rows.
-
-    One `itemgetter(*keys)` per row and a transpose (`zip(*…)`) instead of one pass per
-    column: the 100,000 row dicts lie all over memory, so visiting each once instead of
-    once per column made extraction ~2.5× faster (bench_inbox_read.py).
-    """
-    if not rows or not keys:
-        return dict.fromkeys(keys, ())
-    cells = list(map(attrgetter("cells"), rows))
-    try:
-        if len(keys) == 1:  # itemgetter of one key returns the value, not a tuple
-            return {keys[0]: list(map(itemgetter(keys[0]), cells))}
-        columns = zip(*map(itemgetter(*keys), cells), strict=True)
-        return dict(zip(keys, columns, strict=True))
-    except KeyError:  # a hand-built table may leave out empty cells
-        return {key: [row.get(key, "") for row in cells] for key in keys}
-
-
-def _has_problem(values: Sequence[object]) -> bool:
-    """True when some parsed value is a CellProblem (C-level scan, no Python loop)."""
-    return CellProblem in set(map(type, values))
-
-
 class _Checker:
     """Validates one table column by column.
 
@@ -220,88 +198,78 @@ class _Checker:
     def __init__(
         self, table: Table, columns: dict[str, _Column], mapping: InboundMapping
     ) -> None:
-        self.rows = table.rows
+        self.table = table
+        self.numbers = table.numbers
+        self.count = len(table.numbers)
         self.columns = columns
         self.mapping = mapping
         self.issues: dict[int, list[RowIssue]] = {}
-        self._texts = _column_texts(self.rows, [c.header for c in columns.values()])
 
     def texts(self, column: _Column) -> Sequence[str]:
-        return self._texts[column.header]
+        return self.table.column(column.header)
 
     def report(
         self, index: int, column: _Column, text: str, problem: CellProblem
     ) -> None:
         self.issues.setdefault(index, []).append(
             RowIssue(
-                self.rows[index].row, column.label, text, problem.message, problem.hint
+                self.numbers[index], column.label, text, problem.message, problem.hint
             )
         )
 
     def checked(
-        self, column: _Column, texts: Sequence[str], values: list[Any]
-    ) -> list[Any]:
-        """Report the problems among a column's parsed values; they become None."""
-        if not _has_problem(values):
-            return values
-        for index in [i for i, v in enumerate(values) if type(v) is CellProblem]:
-            self.report(index, column, texts[index], values[index])
-            values[index] = None
-        return values
+        self, column: _Column, texts: Sequence[str], parsed: ParsedColumn[T]
+    ) -> Sequence[T | None]:
+        """Report a parsed column's problems; its values (None where a problem was)."""
+        for index, problem in parsed.problems.items():
+            self.report(index, column, texts[index], problem)
+        return parsed.values
 
-    def order_ids(self) -> list[Any]:
+    def order_ids(self) -> Sequence[int | None]:
         column = self.columns[REQUIRED_COLUMN]
         texts = self.texts(column)
-        values = parse_order_ids(
+        parsed = parse_order_ids(
             texts, thousands_separator=self.mapping.id_thousands_separator
         )
-        return self.checked(column, texts, list(values))
+        return self.checked(column, texts, parsed)
 
     def column(
-        self, name: str, parse: Callable[[Sequence[str]], Sequence[object]]
-    ) -> list[Any]:
+        self, name: str, parse: Callable[[Sequence[str]], ParsedColumn[T]]
+    ) -> Sequence[T | None]:
         """Parse an optional column with a whole-column parser from `cells`."""
         column = self.columns.get(name)
         if column is None:
-            return [None] * len(self.rows)
+            return [None] * self.count
         texts = self.texts(column)
-        return self.checked(column, texts, list(parse(texts)))
+        return self.checked(column, texts, parse(texts))
 
-    def states(self) -> tuple[list[Any], list[bool], list[bool]]:
+    def states(
+        self,
+    ) -> tuple[Sequence[FulfilmentState | None], Sequence[bool], Sequence[object]]:
         """(target state or None, returned?, was a state given?) per row.
 
-        Each distinct state text is looked up once (a file has a handful of them);
-        the rows then take their values with C-level `map` over a dict.
+        Each distinct state text is looked up once (a file has a handful of them):
+        the rows take their values with ONE C-level `map` over `_StateOf`. A state
+        was given where the state cell is not empty: its text is the flag.
         """
         column = self.columns.get("state")
-        count = len(self.rows)
+        count = self.count
         if column is None:
             return [None] * count, [False] * count, [False] * count
-        lookup = _state_lookup(self.mapping)
         texts = self.texts(column)
-        state_of: dict[str, FulfilmentState | None] = {}
-        returned_texts: set[str] = set()
-        unknown: set[str] = set()
-        for text in set(texts):
-            value = lookup.get(normalise_key(text)) if text else None
-            state_of[text] = None  # empty, unknown or Returned: no state to reach
-            if value == RETURNED:
-                returned_texts.add(text)
-            elif value is not None:
-                state_of[text] = FulfilmentState(value)
-            elif text:
-                unknown.add(text)
+        state_of = _StateOf(_state_lookup(self.mapping))
+        states = list(map(state_of.__getitem__, texts))
+        unknown = state_of.unknown
         for index in (
             [i for i, t in enumerate(texts) if t in unknown] if unknown else []
         ):
-            message, hint = _unknown_state(texts[index], lookup)
-            self.report(index, column, texts[index], CellProblem(message, hint))
-        states = list(map(state_of.__getitem__, texts))
+            self.report(index, column, texts[index], unknown[texts[index]])
         returned = (
-            [t in returned_texts for t in texts] if returned_texts else [False] * count
+            list(map(state_of.returned.__contains__, texts))
+            if state_of.returned
+            else [False] * count
         )
-        given = list(map(bool, texts))  # a state was given: the cell is not empty
-        return states, returned, given
+        return states, returned, texts
 
     def delivery_infos(self) -> list[dict[str, Any]]:
         """Each row's delivery_info; one template per distinct combination of cells.
@@ -312,23 +280,23 @@ class _Checker:
         """
         names = [name for name in (*_MEASURES, "carrier") if name in self.columns]
         if not names:
-            return [{} for _ in self.rows]
+            return [{} for _ in range(self.count)]
         texts = [self.texts(self.columns[name]) for name in names]
-        keys = list(zip(*texts, strict=True))
-        distinct = set(keys)
-        parsed: list[dict[str, Any]] = []
-        for position, name in enumerate(names):
-            parse = self._carrier if name == "carrier" else partial(self._measure, name)
-            outcomes = {
-                text: parse(text) if text else None
-                for text in {key[position] for key in distinct}
-            }
-            self.report_bad(self.columns[name], texts[position], outcomes)
-            parsed.append(outcomes)
-        templates = {key: _delivery_info(names, parsed, key) for key in distinct}
+        parsers = [
+            self._carrier if name == "carrier" else partial(self._measure, name)
+            for name in names
+        ]
+        templates = _InfoTemplates(names, parsers)
+        # zip(*texts) gives each row's cells as one tuple, reused by zip unless the
+        # row brings a new combination (kept as its template's key).
         # Every row gets its own dicts: a consumer may merge into or change them.
         # dict.copy via C-level map, then a fresh volume dict where there is one.
-        infos = list(map(dict.copy, map(templates.__getitem__, keys)))
+        rows = zip(*texts, strict=True)
+        infos = list(map(dict.copy, map(templates.__getitem__, rows)))
+        for name, known, column_texts in zip(
+            names, templates.outcomes, texts, strict=True
+        ):
+            self.report_bad(self.columns[name], column_texts, known)
         if any("volume" in template for template in templates.values()):
             for info in infos:
                 if "volume" in info:
@@ -338,12 +306,11 @@ class _Checker:
     def report_bad(
         self, column: _Column, texts: Sequence[str], outcomes: dict[str, Any]
     ) -> None:
-        """Report the rows whose text parsed to a problem; those outcomes become None."""
+        """Report the rows whose text parsed to a problem (`outcomes`: text → value)."""
         bad = {t: v for t, v in outcomes.items() if isinstance(v, CellProblem)}
         if bad:
             for index in [i for i, t in enumerate(texts) if t in bad]:
                 self.report(index, column, texts[index], bad[texts[index]])
-            outcomes.update(dict.fromkeys(bad))
 
     def _measure(self, name: str, text: str) -> Decimal | CellProblem:
         number = parse_decimal(text, decimal_separator=self.mapping.decimal_separator)
@@ -366,7 +333,7 @@ class _Checker:
         return carrier
 
     def nothing_to_do(
-        self, given: list[bool], codes: list[Any], urls: list[Any]
+        self, given: Sequence[object], codes: Sequence[Any], urls: Sequence[Any]
     ) -> None:
         if all(given):  # every row names a state: nobody is idle (C-level check)
             return
@@ -381,7 +348,7 @@ class _Checker:
             if index not in self.issues:
                 self.issues[index] = [
                     RowIssue(
-                        self.rows[index].row,
+                        self.numbers[index],
                         "",
                         "",
                         NOTHING_TO_DO,
@@ -390,22 +357,59 @@ class _Checker:
                 ]
 
 
-def _delivery_info(
-    names: Sequence[str], parsed: list[dict[str, Any]], key: tuple[str, ...]
-) -> dict[str, Any]:
-    """The delivery_info for one combination of cell texts (None values left out)."""
-    info: dict[str, Any] = {}
-    for name, known, text in zip(names, parsed, key, strict=True):
-        value = known[text]
-        if value is None:
-            continue
-        if name == "weight":
-            info["weight"] = value
-        elif name == "carrier":
-            info["type"] = value
-        else:
-            info.setdefault("volume", {})[name] = value
-    return info
+class _StateOf(dict[str, FulfilmentState | None]):
+    """State text → target state (None: empty, unknown or Returned), looked up the
+    first time a row has the text; notes the Returned and the unknown texts."""
+
+    def __init__(self, lookup: dict[str, str]) -> None:
+        super().__init__()
+        self.lookup = lookup
+        self.returned: set[str] = set()
+        self.unknown: dict[str, CellProblem] = {}
+
+    def __missing__(self, text: str) -> FulfilmentState | None:
+        value = self.lookup.get(normalise_key(text)) if text else None
+        state = None
+        if value == RETURNED:
+            self.returned.add(text)
+        elif value is not None:
+            state = FulfilmentState(value)
+        elif text:
+            self.unknown[text] = CellProblem(*_unknown_state(text, self.lookup))
+        self[text] = state
+        return state
+
+
+class _InfoTemplates(dict[tuple[str, ...], dict[str, Any]]):
+    """A row's delivery cells → its delivery_info, built the first time a row has
+    that combination; each cell text is parsed once (`outcomes`, per column)."""
+
+    def __init__(
+        self, names: Sequence[str], parsers: Sequence[Callable[[str], Any]]
+    ) -> None:
+        super().__init__()
+        self.names = names
+        self.parsers = parsers
+        self.outcomes: list[dict[str, Any]] = [{} for _ in names]
+
+    def __missing__(self, key: tuple[str, ...]) -> dict[str, Any]:
+        info: dict[str, Any] = {}
+        for name, parse, known, text in zip(
+            self.names, self.parsers, self.outcomes, key, strict=True
+        ):
+            if text not in known:
+                known[text] = parse(text) if text else None
+            value = known[text]
+            if value is None or isinstance(value, CellProblem):
+                continue  # a problem rejects the row; the rest is kept all the same
+            if name == "weight":
+                info["weight"] = value
+            elif name == "carrier":
+                info["type"] = value
+            else:
+                info.setdefault("volume", {})[name] = value
+        self[key] = info
+        return info
 
 
 def validate_table(table: Table, mapping: InboundMapping) -> ValidationResult:
@@ -424,7 +428,6 @@ def validate_table(table: Table, mapping: InboundMapping) -> ValidationResult:
 def _validate_rows(
     table: Table, columns: dict[str, _Column], mapping: InboundMapping
 ) -> ValidationResult:
-    rows = table.rows
     checker = _Checker(table, columns, mapping)
     order_ids = checker.order_ids()
     states, returned, given = checker.states()
@@ -434,13 +437,15 @@ def _validate_rows(
     infos = checker.delivery_infos()
     checker.nothing_to_do(given, codes, urls)
     issues = checker.issues
-    numbers = list(map(attrgetter("row"), rows))
-    fields = (numbers, order_ids, states, returned, items, codes, urls, infos, rows)
+    fields = (table.numbers, order_ids, states, returned, items, codes, urls, infos)
     values: Iterable[tuple[Any, ...]] = zip(*fields, strict=True)
     if issues:
-        values = (v for index, v in enumerate(values) if index not in issues)
+        valid_rows = [True] * checker.count
+        for index in issues:
+            valid_rows[index] = False
+        values = compress(values, valid_rows)
     # tuple.__new__ via C-level map: InboxRow(*values) goes through the NamedTuple's
     # Python-level __new__, ~2.5× slower per row (bench_inbox_read.py).
     valid = list(map(tuple.__new__, repeat(InboxRow), values))
-    rejected = [(rows[index], issues[index]) for index in sorted(issues)]
+    rejected = [(table.raw_row(index), issues[index]) for index in sorted(issues)]
     return ValidationResult(valid=valid, rejected=rejected, file_issues=[])

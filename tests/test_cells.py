@@ -153,13 +153,13 @@ def test_parse_order_id_returns_id_or_problem_for_any_text(
 @given(st.lists(order_ids.map(str), min_size=1, max_size=20))
 def test_parse_order_ids_column_matches_cell_by_cell(texts: list[str]) -> None:
     """The whole-column fast path gives exactly what parsing each cell gives."""
-    assert parse_order_ids(texts) == [parse_order_id(t) for t in texts]
+    assert parse_order_ids(texts).cells() == [parse_order_id(t) for t in texts]
 
 
 @given(st.lists(cell_text, max_size=10))
 def test_parse_order_ids_column_matches_for_any_text(texts: list[str]) -> None:
     """Also for hostile columns, the column parser agrees with the cell parser."""
-    assert parse_order_ids(texts) == [parse_order_id(t) for t in texts]
+    assert parse_order_ids(texts).cells() == [parse_order_id(t) for t in texts]
 
 
 # Cells at the edges of the whole-column fast paths: lengths and values around
@@ -186,7 +186,7 @@ EDGE_IDS = [
 @given(st.lists(st.sampled_from(EDGE_IDS) | order_ids.map(str), max_size=6))
 def test_parse_order_ids_column_matches_at_the_edges(texts: list[str]) -> None:
     """Zero-padded, 19-digit and over-long ids: the column path agrees with cells."""
-    assert parse_order_ids(texts) == [parse_order_id(t) for t in texts]
+    assert parse_order_ids(texts).cells() == [parse_order_id(t) for t in texts]
 
 
 @pytest.mark.parametrize(
@@ -237,7 +237,7 @@ def test_parse_item_ids_refuses_bad_lists(text: str, message: str) -> None:
 )
 def test_parse_item_id_lists_matches_cell_by_cell(texts: list[str]) -> None:
     """The column parser for items agrees with parsing each cell."""
-    assert parse_item_id_lists(texts) == [parse_item_ids(t) for t in texts]
+    assert parse_item_id_lists(texts).cells() == [parse_item_ids(t) for t in texts]
 
 
 @given(
@@ -259,7 +259,7 @@ def test_parse_item_id_lists_matches_cell_by_cell(texts: list[str]) -> None:
 )
 def test_parse_item_id_lists_matches_at_the_edges(texts: list[str]) -> None:
     """Long, zero-padded and over-long item lists: the column path agrees with cells."""
-    assert parse_item_id_lists(texts) == [parse_item_ids(t) for t in texts]
+    assert parse_item_id_lists(texts).cells() == [parse_item_ids(t) for t in texts]
 
 
 @pytest.mark.parametrize(
@@ -369,7 +369,9 @@ def test_parse_tracking_code_refuses_damaged_codes(text: str, message: str) -> N
 @given(st.lists(cell_text | st.sampled_from(["JJD1", "1E5", "12.0", ""]), max_size=12))
 def test_parse_tracking_codes_matches_cell_by_cell(texts: list[str]) -> None:
     """The column parser for tracking codes agrees with parsing each cell."""
-    assert parse_tracking_codes(texts) == [parse_tracking_code(t) for t in texts]
+    assert parse_tracking_codes(texts).cells() == [
+        parse_tracking_code(t) for t in texts
+    ]
 
 
 @pytest.mark.parametrize(
@@ -433,7 +435,7 @@ URLS = [
 )
 def test_parse_tracking_urls_matches_cell_by_cell(texts: list[str]) -> None:
     """The column parser for URLs (one check of a shared host) agrees with each cell."""
-    assert parse_tracking_urls(texts) == [parse_tracking_url(t) for t in texts]
+    assert parse_tracking_urls(texts).cells() == [parse_tracking_url(t) for t in texts]
 
 
 @pytest.mark.parametrize(
