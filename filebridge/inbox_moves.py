@@ -23,6 +23,7 @@ from filebridge.errors import StorageError
 from filebridge.folders import ensure_folder
 from filebridge.journal import Journal
 from filebridge.report import (
+    TEMP_GLOB,
     ResultLine,
     windows_safe_name,
     write_result_file,
@@ -46,8 +47,6 @@ log = logging.getLogger(__name__)
 PROCESSING_DIR = ".processing"
 RESULT_SUFFIX = ".result.csv"
 HASH_CHUNK = 1 << 20
-PARTIAL_REPORT_GLOB = ".~*.partial"
-"""The temp names `report` publishes through."""
 
 
 def claim(
@@ -166,7 +165,7 @@ def remove_partial_reports(record: ledger.FileRecord, failed: Path) -> int:
         folders.add(record.archive_path.parent)
     removed = 0
     for folder in folders:
-        for temp in folder.glob(PARTIAL_REPORT_GLOB):
+        for temp in folder.glob(TEMP_GLOB):
             try:
                 temp.unlink()
             except OSError as exc:

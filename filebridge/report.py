@@ -37,8 +37,10 @@ from filebridge.table_model import RawRow, Table
 __all__ = [
     "ERROR_COLUMN",
     "RESULT_HEADERS",
+    "TEMP_GLOB",
     "ResultLine",
     "describe_issues",
+    "temp_path",
     "windows_safe_name",
     "write_failed_rows",
     "write_result_file",
@@ -47,6 +49,8 @@ __all__ = [
 
 ERROR_COLUMN: Final = "error"
 RESULT_HEADERS: Final = ("row", "order_id", "outcome", "message", "calls")
+TEMP_GLOB: Final = ".~*.partial"
+"""The temp files reports are written through (`.~NAME.partial`) before the rename."""
 _ISSUE_SEPARATOR: Final = "; "
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME_TRIES: Final = 1000
@@ -106,9 +110,14 @@ def _unique(folder: Path, names: Sequence[str]) -> Path:
     )
 
 
+def temp_path(target: Path) -> Path:
+    """Where `target` is written before its rename: a name that matches `TEMP_GLOB`."""
+    return target.with_name(f".~{target.name}.partial")
+
+
 def _publish(target: Path, content: bytes) -> Path:
     """Write `content` to a temp file beside `target`, fsync, rename into place."""
-    temp = target.with_name(f".~{target.name}.partial")
+    temp = temp_path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with temp.open("wb") as handle:

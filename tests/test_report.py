@@ -11,9 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from filebridge.errors import RowIssue
+from filebridge.inbox_readiness import ignore_reason
 from filebridge.readers import read_table
 from filebridge.report import (
+    TEMP_GLOB,
     ResultLine,
+    temp_path,
     write_failed_rows,
     write_result_file,
     write_unreadable_explanation,
@@ -219,3 +222,13 @@ def test_stamps_cannot_escape_the_failed_folder(tmp_path: Path, stamp: str) -> N
         tmp_path, "a.csv", table, rejected_rows([["1", "", ""]]), stamp=stamp
     )
     assert path.parent == tmp_path
+
+
+@pytest.mark.parametrize(
+    "name", ["status.csv", "Versand 2026.xlsx", "CON_.csv.result.csv"]
+)
+def test_report_temp_names_match_the_cleanup_glob_and_are_never_taken(name):
+    """A killed run's report temps are found by TEMP_GLOB and ignored by the inbox scan."""
+    temp = temp_path(Path("failed") / name)
+    assert temp.match(TEMP_GLOB)
+    assert ignore_reason(temp.name, frozenset({".csv", ".xlsx"})) is not None
