@@ -16,15 +16,16 @@ caller decides.
   tests/benchmarks/bench_inbox_read.py), after `xlsx_guard.check_workbook` has refused
   zip bombs, entity declarations and sheets whose used area calamine could not hold.
   `.xls`, encrypted workbooks (OLE files) and other formats are refused by name.
-* All values become the text a person sees: 23990.0 → "23990", shortest float repr,
-  dates → ISO, booleans → TRUE/FALSE; numbers beyond 15 digits (Excel's precision) keep
-  Excel's scientific form, so ids that lost digits are refused by validation.
+* All values become the text a person sees (`xlsx_cells`): 23990.0 → "23990", shortest
+  float repr, dates → ISO, booleans → TRUE/FALSE; numbers beyond 15 digits (Excel's
+  precision) keep Excel's scientific form, so ids that lost digits are refused by
+  validation.
 * Rows carry the row number Excel shows; blank rows are skipped but still counted; the
   header is the first non-blank row.
 * The table is built column by column (`Table.from_columns`), never an object per row:
-  a regular CSV is cut into cells by one `str.split`, a sheet's columns are converted
-  by type (read + validate: CSV ~2.3×, XLSX ~6× the naive pandas pipeline in
-  tests/benchmarks/bench_inbox_read.py).
+  a regular CSV is cut into cells by one `str.split` (`csv_split`), a sheet's columns
+  are converted by type (`xlsx_cells`); read + validate: CSV ~2.3×, XLSX ~6× the naive
+  pandas pipeline in tests/benchmarks/bench_inbox_read.py.
 """
 
 from __future__ import annotations
@@ -32,13 +33,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
-from itertools import chain, compress, repeat, zip_longest
-from operator import attrgetter, is_, not_
+from collections.abc import Sequence
+from itertools import compress
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Final
 
 from python_calamine import (
     CalamineError,
@@ -48,10 +46,18 @@ from python_calamine import (
 )
 
 from filebridge.cells import column_letter
+from filebridge.csv_split import (
+    may_have_line_over,
+    needs_strip,
+    one_line_columns,
+    split_one_line_records,
+    transpose,
+)
 from filebridge.errors import ConfigError, InboxFileError
 from filebridge.inbound_mapping import InboundMapping, parse_inbound_mapping
 from filebridge.presets import INBOUND, read_mapping_text
 from filebridge.table_model import Table, TableFormat, building_rows
+from filebridge.xlsx_cells import sheet_columns
 from filebridge.xlsx_guard import MAX_SHEET_CELLS, SAVE_AS, check_workbook
 
 __all__ = [
@@ -70,7 +76,6 @@ MAX_LINE_CHARS: Final = 1_000_000
 # of one-character lines would need gigabytes. No real status file comes near this.
 MAX_ROWS: Final = 250_000
 ROWS_HINT: Final = "split it into files of at most 250,000 rows"
-_EXCEL_DIGITS: Final = 1e15  # Excel stores 15 significant digits
 
 _CFB_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC: Final = b"PK\x03\x04"
@@ -191,24 +196,6 @@ def _check_size(
             f"row {number} has {widest} columns, more than {MAX_COLUMNS}",
             "delete the empty or unneeded columns, or save only the status columns",
         )
-
-
-def _transpose(records: list[list[str]]) -> list[Sequence[str]]:
-    """The columns of records of any lengths (missing cells ""), trailing empty ones cut.
-
-    One column at a time, so a record with thousands of empty cells at its end never
-    costs memory for the other records' padding.
-    """
-    columns: list[Sequence[str]] = []
-    empty = 0  # all-empty columns seen since the last column with text
-    for column in zip_longest(*records, fillvalue=""):
-        if not any(column):
-            empty += 1
-            continue
-        columns += [("",) * len(column)] * empty
-        empty = 0
-        columns.append(column)
-    return columns
 
 
 def _no_rows(path: Path) -> InboxFileError:
@@ -374,7 +361,7 @@ def _read_csv(path: Path, data: bytes, encoding: str | None) -> Table:
         raise _refuse(
             path, f"it has {lines:,} lines, more than {MAX_ROWS:,}", ROWS_HINT
         )
-    if _may_have_line_over(text, MAX_LINE_CHARS):
+    if may_have_line_over(text, MAX_LINE_CHARS):
         longest = max(map(len, text.splitlines()))
         if longest > MAX_LINE_CHARS:
             raise _refuse(
@@ -404,7 +391,7 @@ def _read_csv(path: Path, data: bytes, encoding: str | None) -> Table:
     table = _regular_csv_table(path, text, delimiter, fmt)
     if table is not None:
         return table
-    records = _split_one_line_records(text, delimiter)
+    records = split_one_line_records(text, delimiter)
     one_line_records = records is not None
     if records is None:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -419,22 +406,22 @@ def _read_csv(path: Path, data: bytes, encoding: str | None) -> Table:
     # When csv.reader read the whole text, a record may span lines: a quoted cell
     # holds a line break, maybe at its edge. Stripping every cell then is cheaper
     # than finding such edges in the text.
-    if not one_line_records or _needs_strip(text, delimiter):
+    if not one_line_records or needs_strip(text, delimiter):
         records = [list(map(str.strip, record)) for record in records]
     _check_size(path, len(records), list(map(len, records)), 1)
-    return _build_table(path, _transpose(records), 1, fmt)
+    return _build_table(path, transpose(records), 1, fmt)
 
 
 def _regular_csv_table(
     path: Path, text: str, delimiter: str, fmt: TableFormat
 ) -> Table | None:
-    """The table of a regular CSV text (`_one_line_columns`), else None."""
-    split = _one_line_columns(text, delimiter)
+    """The table of a regular CSV text (`csv_split.one_line_columns`), else None."""
+    split = one_line_columns(text, delimiter)
     if split is None:
         return None
     header, columns, blank_free = split
     _check_size(path, len(columns[0]) + 1, [len(columns)], 1)
-    if _needs_strip(text, delimiter):
+    if needs_strip(text, delimiter):
         header = list(map(str.strip, header))
         columns = [list(map(str.strip, column)) for column in columns]
         blank_free = False
@@ -444,338 +431,7 @@ def _regular_csv_table(
     return _build_table(path, columns, 1, fmt, header=header, blank_free=blank_free)
 
 
-# str.splitlines() breaks lines at these too; csv.reader does not.
-_OTHER_LINE_BREAKS: Final = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
-
-
-# Characters that may stand in for the delimiter while a file is split (one not in it).
-_STAND_INS: Final = "\x01\x02\x03\x04\x05\x06\x07\x08\ue000\ue001"
-_LINE_EDGES: Final = ("\n", "\r")
-
-
-def _one_line_columns(
-    text: str, delimiter: str
-) -> tuple[list[str], list[list[str]], bool] | None:
-    """The columns of the records `csv.reader` reads, for a regular file; else None.
-
-    Regular: every record on one line, every line with the same number of cells, and
-    quotes only around whole cells (`"a;b"`, no `""` inside, no line break inside).
-    That is what Excel and most ERPs write, and then the whole text is split into
-    cells by ONE `str.split` and cut into columns by slicing: no object per row at all
-    (~3× faster than splitting line by line; bench_inbox_read.py). Any other file
-    (ragged lines, blank lines, a quote inside a cell) is None, for the record readers.
-    Returns the first record's cells, the other records' columns, and True when no
-    record is blank (its cells, all empty, would be a line of separators only).
-    """
-    if any(char in text for char in _OTHER_LINE_BREAKS) or _may_have_line_over(
-        text, csv.field_size_limit()
-    ):
-        return None
-    separator, quoted_end = delimiter, False
-    if '"' in text:
-        stand_in = next((c for c in _STAND_INS if c not in text), None)
-        unquoted = None if stand_in is None else _unquote(text, delimiter, stand_in)
-        if stand_in is None or unquoted is None:
-            return None
-        quoted_end = unquoted.endswith(_LINE_EDGES) and not text.endswith(_LINE_EDGES)
-        text, separator = unquoted, stand_in
-    lines = text.splitlines()
-    if quoted_end:
-        lines.append("")  # the last line was `""`, now empty: still a line
-    counts = set(map(str.count, lines, repeat(separator)))
-    if len(counts) != 1:
-        return None
-    width = counts.pop() + 1
-    cells = separator.join(lines).split(separator)
-    blank_free = width > 1 and separator * (width - 1) not in text
-    columns = [cells[width + column :: width] for column in range(width)]
-    return cells[:width], columns, blank_free
-
-
-def _unquote(text: str, delimiter: str, separator: str) -> str | None:
-    """`text` with `separator` between cells and the quotes around cells removed.
-
-    None unless every quote opens at the start of a cell and the next one closes it at
-    the cell's end, on the same line: then the quoted text is the cell, as csv.reader
-    reads it, and the delimiters inside it stay (`separator` is not in `text`).
-    """
-    if '""' in text and '\r""\n' in text:  # the first test is much faster
-        return None  # unquoted, the empty cell's line breaks would make one
-    parts = text.replace(delimiter, separator).split('"')
-    if len(parts) % 2 == 0:
-        return None  # an odd number of quotes
-    quoted = parts[1::2]
-    # Before the first quote, between one quoted cell and the next, after the last.
-    between = parts[0::2]
-    edges = (separator, *_LINE_EDGES)
-    inside = "".join(quoted)
-    if (
-        "\n" in inside
-        or "\r" in inside
-        or not (between[0] == "" or between[0].endswith(edges))
-        or not (between[-1] == "" or between[-1].startswith(edges))
-        or not all(map(str.endswith, between[1:-1], repeat(edges)))
-        or not all(map(str.startswith, between[1:-1], repeat(edges)))
-    ):
-        return None
-    if separator in inside:
-        parts[1::2] = map(str.replace, quoted, repeat(separator), repeat(delimiter))
-    return "".join(parts)
-
-
-def _split_one_line_records(text: str, delimiter: str) -> list[list[str]] | None:
-    """The records `csv.reader` reads, when none spans lines; else None.
-
-    A line without a quote is exactly `line.split(delimiter)` for csv.reader, and
-    str.split is several times faster than the csv state machine; only lines with a
-    quote go through csv.reader (~40% faster overall on Excel's CSV, where just the
-    cells holding the delimiter are quoted; bench_inbox_read.py). None, for the
-    caller to read the text with csv.reader, when a quoted cell holds a line break,
-    when a line could exceed csv's field size limit (csv then refuses the file), or
-    when the text holds a character that splitlines() takes for a line break.
-    """
-    if any(char in text for char in _OTHER_LINE_BREAKS) or _may_have_line_over(
-        text, csv.field_size_limit()
-    ):
-        return None
-    lines = text.splitlines()
-    # An empty line becomes [""] rather than csv's []: both are a blank row.
-    records: list[list[str] | None] = [
-        None if '"' in line else line.split(delimiter) for line in lines
-    ]
-    quoted = [index for index, record in enumerate(records) if record is None]
-    if quoted:
-        # One reader over the quoted lines plus a sentinel yields one record per
-        # line exactly when no line ends inside a quoted cell (such a line would
-        # swallow the next one, the sentinel at the end included).
-        try:
-            parsed = list(
-                csv.reader(
-                    [*map(lines.__getitem__, quoted), "end"], delimiter=delimiter
-                )
-            )
-        except csv.Error:
-            return None  # the full reader reports it with the right line number
-        if len(parsed) != len(quoted) + 1:
-            return None
-        for index, record in zip(quoted, parsed, strict=False):  # not the sentinel
-            records[index] = record
-    return cast(list[list[str]], records)  # every None was replaced
-
-
-def _may_have_line_over(text: str, limit: int) -> bool:
-    """False when no line of `text` can be longer than `limit` characters.
-
-    Proved without splitting the text into lines (that allocates one string per
-    line): a line of more than `limit` characters covers a whole window of
-    limit // 2 characters, so if every such window holds a line break, no line does.
-    """
-    if len(text) <= limit:
-        return False
-    window = max(limit // 2, 1)
-    return any(
-        text.find("\n", start, start + window) == -1
-        and text.find("\r", start, start + window) == -1
-        for start in range(0, len(text) - window + 1, window)
-    )
-
-
-# Whitespace that str.strip() removes (str.isspace()) besides space, tab, CR and LF.
-_RARE_SPACES: Final = "\x0b\x0c\x1c\x1d\x1e\x1f"
-_NON_ASCII_SPACES: Final = (
-    "\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-    "\u200a\u2028\u2029\u202f\u205f\u3000"
-)
-_MANY_SPACES: Final = 20_000  # beyond this, stripping every cell is cheaper
-
-
-def _needs_strip(text: str, delimiter: str) -> bool:
-    """True when some cell may begin or end with whitespace (else skip stripping).
-
-    For records that each fit on one line (no line break inside a cell): a cell's
-    text starts after a delimiter, a line break, a quote or the file start, and ends
-    before one of them; so only spaces/tabs next to those matter. Checked with C-level
-    counting and finding (a regex over every character took longer than the strip it
-    saves); rare whitespace anywhere strips every cell. Non-ASCII letters alone
-    (umlauts in a German ERP's export) no longer do: stripping every cell of a
-    100,000-row file costs more than looking for the 19 non-ASCII spaces.
-    """
-    rare = _RARE_SPACES if text.isascii() else _RARE_SPACES + _NON_ASCII_SPACES
-    if any(c in text for c in rare):
-        return True
-    edges = {delimiter, "\r", "\n", '"'}
-    last = len(text) - 1
-    for space in (" ", "\t"):
-        if space == delimiter and '"' in text:
-            return True  # a quoted cell may begin or end with the delimiter itself
-        if space == delimiter or space not in text:
-            continue
-        if text.count(space) > _MANY_SPACES:
-            return True
-        position = text.find(space)
-        while position != -1:
-            if (
-                position == 0
-                or position == last
-                or text[position - 1] in edges
-                or text[position + 1] in edges
-            ):
-                return True
-            position = text.find(space, position + 1)
-    return False
-
-
 # --------------------------------------------------------------------------- XLSX
-
-
-def _cell_text(value: object) -> str:
-    """The text a person sees in the cell (module docstring)."""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float):
-        if value.is_integer() and -_EXCEL_DIGITS < value < _EXCEL_DIGITS:
-            return str(int(value))
-        if value.is_integer():
-            return f"{value:.15G}"  # what Excel shows: 1.23456789012346E+17
-        text = repr(value)
-        return format(Decimal(text), "f") if "e" in text else text
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, datetime):
-        if value.time() == time(0):
-            return value.date().isoformat()
-        return value.isoformat(sep=" ")
-    if isinstance(value, date | time):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return str(value)
-    return "" if value is None else str(value).strip()
-
-
-def _sheet_columns(
-    rows: Sequence[Sequence[object]], widths: Sequence[int]
-) -> tuple[int, list[str], list[list[str]]] | None:
-    """The header's index among `rows`, its texts, and the texts below it by column.
-
-    None when every row is blank. Texts are what `_cell_text` gives; `widths` are the
-    rows' lengths. The header (the first row with text) goes cell by cell; the rows
-    below are cut into columns (one flat list sliced when they are equally wide, as
-    calamine gives them: ~3× faster than `zip(*rows)`), each converted at once by
-    `_column_texts`.
-    """
-    width = max(widths, default=0)
-    texts = ([*map(_cell_text, row)] + [""] * (width - len(row)) for row in rows)
-    found = next(((top, cells) for top, cells in enumerate(texts) if any(cells)), None)
-    if found is None:
-        return None
-    top, header = found
-    body = rows[top + 1 :]
-    columns: list[Sequence[object]]
-    if set(widths[top + 1 :]) == {width}:
-        cells = list(chain.from_iterable(body))
-        columns = [cells[column::width] for column in range(width)]
-    else:
-        columns = list(zip_longest(*body, fillvalue=""))
-        columns += [("",) * len(body)] * (width - len(columns))
-    return top, header, list(map(_column_texts, columns))
-
-
-def _column_texts(values: Sequence[object]) -> list[str]:
-    """`_cell_text` of every value of one column, with C-level `map`s where it can.
-
-    A column of one type (ids or measures as floats, text, dates), or of one type
-    plus text (empty cells are ""), is converted by type (`_TYPED_TEXTS`) instead of
-    a Python call per cell (~4× faster; bench_inbox_read.py); others go cell by cell.
-    The values are touched as few times as possible: a sheet's cells lie all over
-    memory, and each pass over 100,000 of them costs more than the work done.
-    """
-    types = list(map(type, values))
-    kinds = set(types)
-    has_text = str in kinds
-    kinds.discard(str)
-    if not kinds:
-        return list(map(str.strip, cast("Sequence[str]", values)))
-    convert = _TYPED_TEXTS.get(kinds.pop()) if len(kinds) == 1 else None
-    if convert is not None and not has_text:
-        texts = _each_distinct(convert, values)
-        if texts is not None:
-            return texts
-    elif convert is not None:
-        is_text = list(map(is_, types, repeat(str)))
-        texts = _each_distinct(convert, list(compress(values, map(not_, is_text))))
-        if texts is not None:
-            text_cells = cast("Iterable[str]", compress(values, is_text))
-            return _merged(is_text, map(str.strip, text_cells), texts)
-    # Inline fast cases for text and whole numbers, ~2× faster than a call per cell.
-    return [
-        v.strip()
-        if isinstance(v, str)
-        else str(int(v))
-        if isinstance(v, float)
-        and v.is_integer()
-        and -_EXCEL_DIGITS < v < _EXCEL_DIGITS
-        else _cell_text(v)
-        for v in values
-    ]
-
-
-def _merged(flags: Sequence[bool], yes: Iterable[str], no: Iterable[str]) -> list[str]:
-    """The next text of `yes` where the flag is set, else of `no`, in order."""
-    taken, other = iter(yes), iter(no)
-    return [next(taken) if flag else next(other) for flag in flags]
-
-
-def _each_distinct(
-    convert: Callable[[Sequence[Any]], list[str] | None], values: Sequence[object]
-) -> list[str] | None:
-    """`convert(values)`, converting each distinct value once when values repeat.
-
-    Measures and dates repeat (a handful of parcel sizes, a few hundred days): a
-    dict lookup per cell is ~3× cheaper than formatting it. Ids do not repeat, which
-    the first 1,000 values tell.
-    """
-    if len(set(values[:1000])) * 4 > min(len(values), 1000):
-        return convert(values)
-    distinct = list(set(values))
-    texts = convert(distinct)
-    if texts is None:
-        return None
-    return list(map(dict(zip(distinct, texts, strict=True)).__getitem__, values))
-
-
-def _float_texts(values: Sequence[float]) -> list[str] | None:
-    """Whole numbers as integers, others as their shortest repr; None: mixed/exponent."""
-    if all(map(float.is_integer, values)):
-        numbers = list(map(int, values))
-        if min(numbers) > -_EXCEL_DIGITS and max(numbers) < _EXCEL_DIGITS:
-            return list(map(str, numbers))
-    elif not any(map(float.is_integer, values)):
-        texts = list(map(repr, values))
-        if "e" not in "".join(texts):
-            return texts
-    return None
-
-
-def _datetime_texts(values: Sequence[datetime]) -> list[str] | None:
-    """ISO date-times, midnight as the date alone; None for time-zone-aware values."""
-    if any(map(attrgetter("tzinfo"), values)):
-        return None
-    texts = map(str, values)  # str() of a naive datetime is isoformat(sep=" ")
-    return [text[:10] if text.endswith(" 00:00:00") else text for text in texts]
-
-
-def _iso_dates(values: Sequence[date]) -> list[str]:
-    return list(map(date.isoformat, values))
-
-
-# Converters of a column of one type to `_cell_text`s (None: not this column).
-_TYPED_TEXTS: Final[dict[type, Callable[[Sequence[Any]], list[str] | None]]] = {
-    float: _float_texts,
-    datetime: _datetime_texts,
-    date: _iso_dates,
-}
 
 
 def _pick_sheet(path: Path, workbook: CalamineWorkbook, sheet: str | None) -> str:
@@ -840,7 +496,7 @@ def _read_xlsx(path: Path, data: bytes, sheet: str | None) -> Table:
             rows = worksheet.to_python(skip_empty_area=True)
             widths = list(map(len, rows))
             _check_size(path, len(rows), widths, start_row + 1)
-            sheet_texts = _sheet_columns(rows, widths)
+            sheet_texts = sheet_columns(rows, widths)
             if sheet_texts is None:
                 raise _no_rows(path)
             top, header, columns = sheet_texts

@@ -15,6 +15,7 @@ PURE = {
     "catalogue",
     "write_replies",
     "cells",
+    "xlsx_cells",
     "mapping",
     "fields",
     "dialect",

@@ -1,8 +1,8 @@
 """The readers' whole-column fast paths give exactly what the slow, per-cell paths give.
 
-CSV: a regular file is split into columns with one `str.split` (`_one_line_columns`);
+CSV: a regular file is split into columns with one `str.split` (`one_line_columns`);
 it must read what `csv.reader` reads, for any text. XLSX: a column is converted by
-type (`_column_texts`); it must give `_cell_text` of every cell, for any values.
+type (`column_texts`); it must give `cell_text` of every cell, for any values.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filebridge.readers import _cell_text, _column_texts, _one_line_columns, read_table
+from filebridge.csv_split import one_line_columns
+from filebridge.readers import read_table
 from filebridge.table_model import RawRow
+from filebridge.xlsx_cells import cell_text, column_texts
 
 MB = 1024 * 1024
 
@@ -47,7 +49,7 @@ csv_pieces = st.sampled_from(
 @given(st.lists(csv_pieces, max_size=40).map("".join), st.sampled_from([";", ","]))
 def test_one_line_columns_read_what_csv_reader_reads(text: str, delimiter: str) -> None:
     """When the fast path takes a text, its columns are csv.reader's records'."""
-    split = _one_line_columns(text, delimiter)
+    split = one_line_columns(text, delimiter)
     if split is None:
         return
     header, columns, blank_free = split
@@ -63,7 +65,7 @@ def test_one_line_columns_read_what_csv_reader_reads(text: str, delimiter: str) 
 def test_quoted_cells_with_the_delimiter_take_the_fast_path(tmp_path: Path) -> None:
     """Excel quotes only the cells holding the delimiter; those files are regular."""
     text = 'order_id;items;note\r\n1;"2;3";x\r\n4;5;"a;b"\r\n'
-    assert _one_line_columns(text, ";") == (
+    assert one_line_columns(text, ";") == (
         ["order_id", "items", "note"],
         [["1", "4"], ["2;3", "5"], ["x", "a;b"]],
         True,
@@ -107,22 +109,22 @@ def sheet_columns(draw: st.DrawFn) -> list[object]:
 @settings(max_examples=500, deadline=None)
 @given(sheet_columns())
 def test_column_texts_are_each_cells_text(values: list[object]) -> None:
-    """Converting a column by type gives `_cell_text` of every cell."""
-    assert _column_texts(values) == [_cell_text(value) for value in values]
+    """Converting a column by type gives `cell_text` of every cell."""
+    assert column_texts(values) == [cell_text(value) for value in values]
 
 
 def test_repeated_typed_cells_are_converted_once_and_stay_exact() -> None:
     """A long column of a few measures, dates and empty cells (the cached path)."""
     values: list[object] = [1.25, 30.0, "", 2.5, date(2024, 3, 5)] * 400
     values += [float(23990 + i) for i in range(1000)]
-    assert _column_texts(values) == [_cell_text(value) for value in values]
+    assert column_texts(values) == [cell_text(value) for value in values]
     measures = [1.25, 30.0, 0.1 + 0.2, ""] * 500
-    assert _column_texts(measures)[:4] == ["1.25", "30", "0.30000000000000004", ""]
+    assert column_texts(measures)[:4] == ["1.25", "30", "0.30000000000000004", ""]
     days = [datetime(2024, 1, 2), datetime(2024, 1, 2, 8, 15), time(8), ""] * 500
-    assert _column_texts(days)[:4] == [
+    assert column_texts(days)[:4] == [
         "2024-01-02",
         "2024-01-02 08:15:00",
         "08:00:00",
         "",
     ]
-    assert _column_texts([timedelta(hours=1)] * 5) == ["1:00:00"] * 5
+    assert column_texts([timedelta(hours=1)] * 5) == ["1:00:00"] * 5
