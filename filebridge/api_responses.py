@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -28,6 +28,7 @@ from filebridge.errors import (
     ApiRejectedError,
     ApiUnavailableError,
     AuthError,
+    RequestFate,
     TransitionRejectedError,
 )
 
@@ -53,6 +54,15 @@ _WRITE_UNSURE_HINT = (
     "Try again later; nothing was lost: the next run re-reads the order's state "
     "before sending this step again."
 )
+
+# 503 is answered before the shop processes anything (maintenance, overload); a
+# gateway's 502/504 may hide a request still running behind it. Any other 5xx comes
+# from the shop itself once it is done with the request.
+_SERVER_ERROR_FATES: Final = {
+    503: RequestFate.NOT_PROCESSED,
+    502: RequestFate.MAY_BE_RUNNING,
+    504: RequestFate.MAY_BE_RUNNING,
+}
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -100,12 +110,14 @@ def classify_response(
             f"Selldone's rate limit was hit (429 on {where}).",
             hint="Lower [limits] requests_per_minute if other tools use the same "
             "token. " + _LATER_HINT,
+            fate=RequestFate.NOT_PROCESSED,
             **common,
         )
     if status >= 500:
         raise ApiUnavailableError(
             _sentence(f"Selldone answered {status} on {where}{detail}"),
             hint=_WRITE_UNSURE_HINT if is_write else _LATER_HINT,
+            fate=_SERVER_ERROR_FATES.get(status, RequestFate.ENDED),
             **common,
         )
     if 300 <= status < 400:
@@ -182,7 +194,9 @@ def unavailable_error(
 ) -> ApiUnavailableError:
     """Translate a `requests` failure (after retries) into ApiUnavailableError."""
     where = f"{method} {path}"
+    fate = RequestFate.MAY_BE_RUNNING  # unless the request provably never left
     if isinstance(exc, requests.ConnectTimeout) or is_provably_unsent(exc):
+        fate = RequestFate.NOT_PROCESSED
         what = "could not connect to Selldone"
         hint = "Check the network, proxy and [selldone] api_url. " + _LATER_HINT
     elif isinstance(exc, requests.Timeout):
@@ -201,7 +215,7 @@ def unavailable_error(
         hint = _LATER_HINT
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     return ApiUnavailableError(
-        f"{what} on {where}{tries}.", method=method, path=path, hint=hint
+        f"{what} on {where}{tries}.", method=method, path=path, hint=hint, fate=fate
     )
 
 

@@ -43,7 +43,7 @@ from filebridge.api_responses import (
     retry_after_seconds,
     unavailable_error,
 )
-from filebridge.errors import ApiUnavailableError
+from filebridge.errors import ApiUnavailableError, RequestFate
 from filebridge.ratelimit import RateLimiter
 
 __all__ = ["USER_AGENT", "ApiTransport", "CallRecord"]
@@ -219,7 +219,7 @@ class ApiTransport:
                 # Waiting longer than the whole retry budget is pointless: give up now.
                 return self.limiter.pause_remaining() <= self.retry_timeout
             if exc.status in TRANSIENT_STATUSES:
-                return not is_write or exc.status == 503
+                return not is_write or exc.fate is RequestFate.NOT_PROCESSED
             return False
         if isinstance(exc, requests.exceptions.SSLError):
             return False  # a certificate problem does not heal by waiting

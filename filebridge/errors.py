@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import ClassVar
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "FilebridgeError",
     "InboxFileError",
     "MappingError",
+    "RequestFate",
     "RowIssue",
     "StorageError",
     "TransitionRejectedError",
@@ -108,6 +110,19 @@ class InboxFileError(FilebridgeError):
     summary = "unreadable inbox file"
 
 
+class RequestFate(StrEnum):
+    """What a failed request did in the shop, as far as its answer (or none) tells.
+
+    Replay needs it for writes: a write the shop did not process is sent again; one it
+    finished with is looked for in the order; one that may still run there is looked
+    for only once it must have finished (`selldone.write_settle_seconds`).
+    """
+
+    NOT_PROCESSED = "not-processed"  # no connection was made, or 429/503
+    ENDED = "ended"  # the shop answered: whatever it did is done
+    MAY_BE_RUNNING = "may-be-running"  # no complete answer: timeout, drop, 502/504
+
+
 class ApiError(FilebridgeError):
     """A Selldone API call failed. Holds method, path and status only: never the token.
 
@@ -127,12 +142,14 @@ class ApiError(FilebridgeError):
         status: int | None = None,
         api_message: str | None = None,
         hint: str | None = None,
+        fate: RequestFate = RequestFate.ENDED,
     ) -> None:
         super().__init__(message, hint=hint)
         self.method = method
         self.path = path
         self.status = status
         self.api_message = api_message
+        self.fate = fate
 
 
 class ApiUnavailableError(ApiError):

@@ -20,6 +20,7 @@ from filebridge.errors import (
     ApiRejectedError,
     ApiUnavailableError,
     AuthError,
+    RequestFate,
     TransitionRejectedError,
 )
 from filebridge.fulfilment import (
@@ -304,17 +305,16 @@ class RowReplay:
     def _unanswered(self, key: str, action: Action, exc: ApiError) -> None:
         """The request ended without a usable answer; the row stays pending.
 
-        429 and 503 are answered before the shop processes anything, so the step is
-        `planned` again. Otherwise it may have been applied: it stays `sent` and the
-        next run reconciles it. Another error answer (500) means the shop is done with
-        the request (`ended`); without an answer, or with a gateway's 502/504, it may
-        still be running there and is looked at only after the in-flight grace.
+        What happened to the request is `exc.fate` (`api_responses` decides it). Not
+        processed: the step is `planned` again. Otherwise it may have been applied: it
+        stays `sent` and is reconciled, at once if the shop is done with it (`ended`),
+        else only after the in-flight grace.
         """
         with self.journal.atomic():
-            if exc.status in (429, 503):
+            if exc.fate is RequestFate.NOT_PROCESSED:
                 ledger.mark_step(self.journal, key, "planned")
             else:
-                ended = exc.status is not None and exc.status not in (502, 504)
+                ended = exc.fate is RequestFate.ENDED
                 ledger.mark_unanswered(self.journal, key, str(exc), ended=ended)
             self.finish("pending", f"{action.describe()} unconfirmed: {exc}")
 

@@ -24,6 +24,7 @@ from filebridge.errors import (
     ApiRejectedError,
     ApiUnavailableError,
     AuthError,
+    RequestFate,
     TransitionRejectedError,
 )
 from filebridge.models import FulfilmentState, Order
@@ -644,8 +645,9 @@ def test_write_on_dropped_connection_is_not_retried(sandbox, client):
     """A POST whose connection dropped is not repeated blindly."""
     order_id = first_order_in(sandbox, "CheckQueue")
     sandbox.faults.drop_next(method="POST")
-    with pytest.raises(ApiUnavailableError):
+    with pytest.raises(ApiUnavailableError) as caught:
         client.post_state(order_id, F.ORDER_CONFIRM)
+    assert caught.value.fate is RequestFate.MAY_BE_RUNNING
     assert [c.status for c in calls_to(sandbox, "POST", "/state")] == [0]
     assert sandbox.get_order(order_id)["delivery_state"] == "CheckQueue"
 
@@ -660,6 +662,7 @@ def test_write_read_timeout_is_not_retried_although_applied(sandbox):
     ):
         c.post_state(order_id, F.ORDER_CONFIRM)
     assert "did not answer" in str(caught.value)
+    assert caught.value.fate is RequestFate.MAY_BE_RUNNING
     assert wait_for(lambda: len(calls_to(sandbox, "POST", "/state")) == 1)
     time.sleep(0.3)  # give a (wrong) second attempt time to show up
     assert len(calls_to(sandbox, "POST", "/state")) == 1
@@ -674,6 +677,29 @@ def test_write_rejected_before_processing_is_retried(sandbox, client, status):
     change = client.post_state(order_id, F.ORDER_CONFIRM)
     assert change.changed
     assert [c.status for c in calls_to(sandbox, "POST", "/state")] == [status, 200]
+
+
+@pytest.mark.parametrize(
+    ("status", "fate"),
+    [
+        (429, RequestFate.NOT_PROCESSED),
+        (503, RequestFate.NOT_PROCESSED),
+        (500, RequestFate.ENDED),
+        (502, RequestFate.MAY_BE_RUNNING),
+        (504, RequestFate.MAY_BE_RUNNING),
+    ],
+)
+def test_failed_write_says_what_the_shop_did_with_it(sandbox, client, status, fate):
+    """The error tells replay whether to resend, look at once, or wait for the shop."""
+    order_id = first_order_in(sandbox, "CheckQueue")
+    sandbox.faults.fail_next(status=status, times=10, method="POST", retry_after=0)
+    with (
+        stamina.set_testing(True, attempts=2),
+        pytest.raises(ApiUnavailableError) as caught,
+    ):
+        client.post_state(order_id, F.ORDER_CONFIRM)
+    assert caught.value.status == status
+    assert caught.value.fate is fate
 
 
 def test_write_retried_when_connection_refused(sandbox):
@@ -694,6 +720,7 @@ def test_write_retried_when_connection_refused(sandbox):
         c.post_state(1, F.ORDER_CONFIRM)
     assert [(r.method, r.status) for r in records] == [("POST", None)] * 3
     assert "could not connect" in str(caught.value)
+    assert caught.value.fate is RequestFate.NOT_PROCESSED
     assert "after 3 attempts" in str(caught.value)
 
 
