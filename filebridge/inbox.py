@@ -119,6 +119,11 @@ def run_inbox(
     for folder in (processing, folders.archive, folders.failed):
         ensure_folder(folder)
     for open_claim in ledger.open_claims(journal):
+        if open_claim.id not in memory.swept_claims:
+            # Once per claim and process: a killed run's temps cannot reappear, and
+            # failed/ may be a big folder on a share, listed on every watcher wake.
+            remove_partial_reports(open_claim, folders.failed)
+            memory.swept_claims.add(open_claim.id)
         if not _resume(files, open_claim, result):
             return result
     for name in _scan(settings, result, memory, clock):
@@ -151,7 +156,6 @@ def _resume(
     files: FileProcessor, record: ledger.FileRecord, result: InboxResult
 ) -> bool:
     """Continue a claim left open by an earlier run; False ends the pass."""
-    remove_partial_reports(record, files.settings.folders.failed)
     claimed = claimed_path(record)
     if not claimed.exists():
         settle_vanished(files.journal, record, files.settings.folders.failed)

@@ -43,6 +43,8 @@ class ScanMemory:
 
     snapshot: dict[str, FileStat] = field(default_factory=dict)
     reported: set[str] = field(default_factory=set)
+    swept_claims: set[int] = field(default_factory=set)
+    """Open claims whose leftover report temps were already removed by this process."""
 
 
 @dataclass(frozen=True)
