@@ -18,7 +18,7 @@ from filebridge.inbound_mapping import (
 from filebridge.models import FulfilmentState
 from filebridge.table_model import RawRow, Table, TableFormat
 from filebridge.validation import NOTHING_TO_DO, InboxRow, validate_table
-from tests.strategies_inbox import any_tables, cell_text, excel_rendered_ids
+from tests.strategies_inbox import CANONICAL, any_tables, cell_text, excel_rendered_ids
 
 ROOT = Path(__file__).parents[1]
 DEFAULT = parse_inbound_mapping(
@@ -58,18 +58,7 @@ def test_valid_rows_become_inbox_rows_with_typed_values() -> None:
     """State, items, tracking and delivery info come out typed, in file order."""
     result = validate_table(
         rows := table(
-            [
-                "order_id",
-                "state",
-                "items",
-                "tracking_code",
-                "tracking_url",
-                "weight",
-                "width",
-                "length",
-                "height",
-                "carrier",
-            ],
+            CANONICAL,
             ["23990", "OrderConfirm", "11;12", "", "", "", "", "", "", ""],
             ["23990", "PreparingOrder", "", "", "", "1,5", "10", "20.5", "3", "Post"],
             [
@@ -123,18 +112,7 @@ def test_valid_rows_become_inbox_rows_with_typed_values() -> None:
         6,
         dict(
             zip(
-                [
-                    "order_id",
-                    "state",
-                    "items",
-                    "tracking_code",
-                    "tracking_url",
-                    "weight",
-                    "width",
-                    "length",
-                    "height",
-                    "carrier",
-                ],
+                CANONICAL,
                 ["23993", "Returned", "", "", "", "", "", "", "", ""],
                 strict=True,
             )

@@ -43,23 +43,11 @@ import xlsxwriter
 from pydantic import BaseModel, field_validator
 from python_calamine import CalamineWorkbook
 
-from filebridge.inbound_mapping import InboundMapping
+from filebridge.inbound_mapping import CANONICAL_COLUMNS, InboundMapping
 from filebridge.readers import load_inbound_mapping, read_table
 from filebridge.validation import validate_table
 
-HEADERS = [
-    "order_id",
-    "state",
-    "items",
-    "tracking_code",
-    "tracking_url",
-    "weight",
-    "width",
-    "length",
-    "height",
-    "carrier",
-    "shipped_at",
-]
+HEADERS = [*CANONICAL_COLUMNS, "shipped_at"]  # plus a column the mapping ignores
 STATES = ["OrderConfirm", "PreparingOrder", "SentOrder", "ToCustomer", "shipped"]
 TARGETS = {"csv": 2.0, "xlsx": 5.0}
 
