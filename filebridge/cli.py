@@ -18,12 +18,12 @@ from filebridge import __version__
 from filebridge.checks import run_checks
 from filebridge.cli_text import export_summary, inbox_summary, planned_lines
 from filebridge.config import Settings, load_settings
-from filebridge.demo import DEFAULT_DEMO_DIR, run_demo
+from filebridge.demo.run import DEFAULT_DEMO_DIR, run_demo
 from filebridge.errors import EXIT_BUG, EXIT_INTERRUPTED, ConfigError, FilebridgeError
-from filebridge.export import check_mapping, preview_rows
 from filebridge.jobs import RunResult, open_client, run_once, run_watch
-from filebridge.journal import Journal
+from filebridge.journal.store import Journal
 from filebridge.log import setup_logging
+from filebridge.outbox.export import check_mapping, preview_rows
 from filebridge.scaffold import init_folder
 from filebridge.schedule import (
     DEFAULT_TASK_NAME,

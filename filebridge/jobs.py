@@ -21,13 +21,13 @@ from filebridge.errors import (
     FilebridgeError,
     StorageError,
 )
-from filebridge.export import ExportResult, run_export
-from filebridge.inbox import InboxResult, run_inbox
-from filebridge.journal import Journal, utc_now_iso
+from filebridge.inbox.run import InboxResult, run_inbox
+from filebridge.journal.store import Journal, utc_now_iso
 from filebridge.locking import single_instance
 from filebridge.log import redact
-from filebridge.ratelimit import RateLimiter
-from filebridge.selldone import CallRecord, SelldoneClient
+from filebridge.outbox.export import ExportResult, run_export
+from filebridge.selldone.client import CallRecord, SelldoneClient
+from filebridge.selldone.ratelimit import RateLimiter
 from filebridge.watch import watch_inbox
 
 log = logging.getLogger(__name__)

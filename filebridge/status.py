@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from filebridge.export_ledger import CURSOR_KEY
-from filebridge.journal import Journal
+from filebridge.journal.exports import CURSOR_KEY
+from filebridge.journal.store import Journal
 
 
 @dataclass(frozen=True)

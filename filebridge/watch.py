@@ -42,11 +42,11 @@ from watchdog.observers.polling import PollingObserver
 
 from filebridge.config import Settings
 from filebridge.errors import ApiError, AuthError, StorageError
-from filebridge.inbox import InboxResult, run_inbox
-from filebridge.inbox_moves import PROCESSING_DIR
-from filebridge.inbox_readiness import ScanMemory
-from filebridge.journal import Journal
-from filebridge.selldone import SelldoneClient
+from filebridge.inbox.moves import PROCESSING_DIR
+from filebridge.inbox.readiness import ScanMemory
+from filebridge.inbox.run import InboxResult, run_inbox
+from filebridge.journal.store import Journal
+from filebridge.selldone.client import SelldoneClient
 
 __all__ = ["DEBOUNCE_S", "InboxWatcher", "next_wait", "watch_inbox"]
 

@@ -2,7 +2,7 @@
 
     python samples/make_samples.py
 
-The files are written by `filebridge.sample_files.write_sample_files` for the orders of
+The files are written by `filebridge.demo.sample_files.write_sample_files` for the orders of
 `start_sandbox(seed=SAMPLE_SEED, orders=SAMPLE_ORDER_COUNT)`, the same call
 `filebridge demo` makes, so the demo works after a plain `pip install .` (which does not
 install this folder). Then the demo runs once in a temporary folder, and the failed/
@@ -17,8 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from filebridge.demo import run_demo
-from filebridge.sample_files import (
+from filebridge.demo.run import run_demo
+from filebridge.demo.sample_files import (
     SAMPLE_ORDER_COUNT,
     SAMPLE_SEED,
     write_sample_files,

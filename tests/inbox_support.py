@@ -18,9 +18,9 @@ if __package__ in (None, ""):  # run as a script by the crash test
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from filebridge.config import Settings, load_settings
-from filebridge.journal import Journal
-from filebridge.models import FULFILMENT_SEQUENCE
-from filebridge.selldone import SelldoneClient
+from filebridge.journal.store import Journal
+from filebridge.selldone.client import SelldoneClient
+from filebridge.selldone.models import FULFILMENT_SEQUENCE
 
 STATE_PATH = "/state"
 
@@ -149,7 +149,7 @@ def assert_no_skip_no_repeat(box: Any, before: dict[int, str]) -> None:
 
 def main(argv: Sequence[str]) -> int:
     """One inbox pass from a config file (the crash test's child process)."""
-    from filebridge.inbox import run_inbox
+    from filebridge.inbox.run import run_inbox
 
     settings = load_settings(Path(argv[0]))
     with (

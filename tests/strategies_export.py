@@ -9,11 +9,11 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from filebridge.fields import ColumnKind
-from filebridge.mapping import MappingSpec
-from filebridge.models import Order
-from filebridge.order_rows import Cell
+from filebridge.outbox.fields import ColumnKind
+from filebridge.outbox.mapping import MappingSpec
+from filebridge.outbox.order_rows import Cell
 from filebridge.sandbox import HOSTILE_STRINGS
+from filebridge.selldone.models import Order
 from tests.strategies_orders import orders as wire_orders
 
 DANGEROUS = "=+-@\t\r"

@@ -6,8 +6,8 @@ from typing import Literal
 
 from hypothesis import strategies as st
 
-from filebridge.cells import MAX_ID
-from filebridge.table_model import RawRow, Table, TableFormat
+from filebridge.tables.cells import MAX_ID
+from filebridge.tables.table_model import RawRow, Table, TableFormat
 
 CANONICAL = [
     "order_id",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
-from filebridge.inbox import run_inbox
-from filebridge.journal import Journal
+from filebridge.inbox.run import run_inbox
+from filebridge.journal.store import Journal
 from tests.inbox_support import (
     assert_no_skip_no_repeat,
     make_client,

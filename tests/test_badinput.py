@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from filebridge.errors import InboxFileError
-from filebridge.readers import load_inbound_mapping, read_table
-from filebridge.validation import NOTHING_TO_DO, validate_table
+from filebridge.inbox.file import load_inbound_mapping
+from filebridge.inbox.validation import NOTHING_TO_DO, validate_table
+from filebridge.tables.readers import read_table
 
 FILES = Path(__file__).parent / "badinput" / "files"
 LIMIT = 20 * 1024 * 1024

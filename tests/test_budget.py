@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from filebridge.jobs import share_budget
-from filebridge.journal import Journal
-from filebridge.ratelimit import RateLimiter
+from filebridge.journal.store import Journal
+from filebridge.selldone.ratelimit import RateLimiter
 
 
 class _WouldWaitError(Exception):

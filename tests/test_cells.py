@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from filebridge.cells import (
+from filebridge.tables.cells import (
     MAX_ID,
     SCIENTIFIC_HINT,
     CellProblem,

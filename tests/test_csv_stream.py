@@ -1,6 +1,6 @@
 """The CSV writer's fast paths write exactly what the plain `csv` module writes.
 
-The reference here is the definition in `filebridge.csv_stream`: each row's cells as
+The reference here is the definition in `filebridge.outbox.csv_stream`: each row's cells as
 `csv_cell_renderers` renders them (fresh renderers per row, so nothing is remembered
 from the row before), written by `csv.writer` one row at a time, a row with a bare CR
 under an LF line ending quoted whole. The writer must give the same bytes for any rows,
@@ -23,11 +23,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filebridge.csv_stream import CsvStreamWriter, csv_cell_renderers
-from filebridge.excel_safety import escape_csv_text
-from filebridge.fields import ColumnKind
-from filebridge.mapping import MappingSpec, parse_mapping
-from filebridge.order_rows import Cell
+from filebridge.outbox.csv_stream import CsvStreamWriter, csv_cell_renderers
+from filebridge.outbox.fields import ColumnKind
+from filebridge.outbox.mapping import MappingSpec, parse_mapping
+from filebridge.outbox.order_rows import Cell
+from filebridge.tables.excel_safety import escape_csv_text
 from tests.strategies_export import hostile_text, phone_text
 
 ZONES = [UTC, timezone(timedelta(hours=1)), ZoneInfo("Europe/Berlin"), None]

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from filebridge.demo import MARKER_NAME, run_demo
-from filebridge.demo_report import DemoReport
-from filebridge.errors import StorageError
-from filebridge.sample_files import (
+from filebridge.demo.report import DemoReport
+from filebridge.demo.run import MARKER_NAME, run_demo
+from filebridge.demo.sample_files import (
     MISTAKES_CSV,
     SAMPLE_NAMES,
     SAMPLE_ORDER_COUNT,
@@ -20,6 +19,7 @@ from filebridge.sample_files import (
     SampleCast,
     pick_cast,
 )
+from filebridge.errors import StorageError
 from filebridge.sandbox import start_sandbox
 
 DEMO_BUDGET_S = 60

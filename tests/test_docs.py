@@ -23,8 +23,8 @@ from filebridge import errors
 from filebridge.cli import cli
 from filebridge.config import TOKEN_ENV, Settings
 from filebridge.errors import FilebridgeError
-from filebridge.export import load_mapping
-from filebridge.readers import load_inbound_mapping
+from filebridge.inbox.file import load_inbound_mapping
+from filebridge.outbox.export import load_mapping
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")

@@ -13,15 +13,15 @@ from typing import Any
 import openpyxl
 import pytest
 
-from filebridge import export_ledger as ledger
 from filebridge.config import Settings, build_settings
-from filebridge.excel_safety import escape_csv_text, is_dangerous, is_inert_phone
-from filebridge.export import ExportResult, preview_rows, run_export
-from filebridge.fields import FIELDS, TEXT_KINDS, ColumnKind
-from filebridge.journal import Journal
+from filebridge.journal import exports as ledger
+from filebridge.journal.store import Journal
+from filebridge.outbox.export import ExportResult, preview_rows, run_export
+from filebridge.outbox.fields import FIELDS, TEXT_KINDS, ColumnKind
+from filebridge.outbox.writers import temp_path
 from filebridge.sandbox import HOSTILE_STRINGS
-from filebridge.selldone import SelldoneClient
-from filebridge.writers import temp_path
+from filebridge.selldone.client import SelldoneClient
+from filebridge.tables.excel_safety import escape_csv_text, is_dangerous, is_inert_phone
 from tests.test_mapping import preset
 
 
@@ -376,7 +376,7 @@ def test_done_marker_and_log_lines_per_order_without_token(
 ) -> None:
     """done_marker writes `<file>.done`; each order gets an INFO line; no token logged."""
     settings = make_settings(tmp_path, sandbox, done_marker=True)
-    with caplog.at_level(logging.INFO, logger="filebridge.export"):
+    with caplog.at_level(logging.INFO, logger="filebridge.outbox.export"):
         result = export(settings, client, journal)
     assert result.file is not None
     assert result.file.with_name(result.file.name + ".done").exists()

@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 
 from filebridge.config import load_settings
-from filebridge.export import run_export
-from filebridge.journal import Journal
-from filebridge.selldone import SelldoneClient
-from filebridge.writers import is_temp_name
+from filebridge.journal.store import Journal
+from filebridge.outbox.export import run_export
+from filebridge.outbox.writers import is_temp_name
+from filebridge.selldone.client import SelldoneClient
 
 ROOT = Path(__file__).parents[1]
 KILLED = 137
@@ -37,8 +37,8 @@ import os, sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import filebridge.export as export
-import filebridge.export_ledger as ledger
+import filebridge.outbox.export as export
+import filebridge.journal.exports as ledger
 
 config, point, nth = sys.argv[1], sys.argv[2], int(sys.argv[3])
 if point != "none":
@@ -60,8 +60,8 @@ if point != "none":
     setattr(module, name, crashing)
 
 from filebridge.config import load_settings
-from filebridge.journal import Journal
-from filebridge.selldone import SelldoneClient
+from filebridge.journal.store import Journal
+from filebridge.selldone.client import SelldoneClient
 
 settings = load_settings(Path(config))
 client = SelldoneClient(

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from filebridge.fulfilment import (
+from filebridge.replay.fulfilment import (
     Action,
     ActionKind,
     FulfilmentRequest,
@@ -16,7 +16,7 @@ from filebridge.fulfilment import (
     merge_delivery_info,
     plan_actions,
 )
-from filebridge.models import FULFILMENT_SEQUENCE, FulfilmentState
+from filebridge.selldone.models import FULFILMENT_SEQUENCE, FulfilmentState
 
 S = FulfilmentState
 states = st.sampled_from(FULFILMENT_SEQUENCE)

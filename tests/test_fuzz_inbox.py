@@ -36,14 +36,14 @@ from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from filebridge.errors import InboxFileError
-from filebridge.readers import (
+from filebridge.inbox.file import load_inbound_mapping
+from filebridge.inbox.validation import validate_table
+from filebridge.sandbox import HOSTILE_STRINGS
+from filebridge.tables.readers import (
     MAX_COLUMNS,
     MAX_LINE_CHARS,
-    load_inbound_mapping,
     read_table,
 )
-from filebridge.sandbox import HOSTILE_STRINGS
-from filebridge.validation import validate_table
 from tests.strategies_inbox import CANONICAL, HOSTILE, STATE_WORDS
 
 ROOT = Path(__file__).parents[1]
@@ -647,7 +647,7 @@ DURATIONS = textwrap.dedent(
     import sys
     from pathlib import Path
     from filebridge.errors import InboxFileError
-    from filebridge.readers import read_table
+    from filebridge.tables.readers import read_table
     try:
         read_table(Path(sys.argv[1]), max_bytes=20 * 1024 * 1024)
     except InboxFileError as exc:
@@ -702,7 +702,7 @@ CHILD = textwrap.dedent(
     import json, sys
     from pathlib import Path
     from filebridge.errors import InboxFileError
-    from filebridge.readers import read_table
+    from filebridge.tables.readers import read_table
     for name in sys.argv[1:]:
         try:
             table = read_table(Path(name), max_bytes=20 * 1024 * 1024)
@@ -755,8 +755,9 @@ MEMORY_CHILD = textwrap.dedent(
     import json, resource, sys
     from pathlib import Path
     from filebridge.errors import InboxFileError
-    from filebridge.readers import load_inbound_mapping, read_table
-    from filebridge.validation import validate_table
+    from filebridge.inbox.file import load_inbound_mapping
+    from filebridge.tables.readers import read_table
+    from filebridge.inbox.validation import validate_table
     mapping = load_inbound_mapping("default", Path("."))
     path, cap_mb = Path(sys.argv[1]), int(sys.argv[2])
     def rss_mb():

@@ -22,12 +22,12 @@ import pytest
 
 from filebridge.config import Settings
 from filebridge.errors import RowIssue
-from filebridge.inbox import InboxResult, run_inbox
-from filebridge.inbox_moves import PROCESSING_DIR
-from filebridge.inbox_readiness import ScanMemory
-from filebridge.journal import Journal
-from filebridge.report import write_failed_rows, write_unreadable_explanation
-from filebridge.table_model import RawRow, Table, TableFormat
+from filebridge.inbox.moves import PROCESSING_DIR
+from filebridge.inbox.readiness import ScanMemory
+from filebridge.inbox.report import write_failed_rows, write_unreadable_explanation
+from filebridge.inbox.run import InboxResult, run_inbox
+from filebridge.journal.store import Journal
+from filebridge.tables.table_model import RawRow, Table, TableFormat
 from tests.inbox_support import make_client, make_settings, write_csv, write_xlsx
 from tests.test_fuzz_inbox import BASE_PARTS, FAR_CELL, rezip
 

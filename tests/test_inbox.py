@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from filebridge import inbox_ledger as ledger
 from filebridge.errors import AuthError
-from filebridge.inbox import run_inbox
-from filebridge.inbox_moves import PROCESSING_DIR
-from filebridge.inbox_readiness import ScanMemory
-from filebridge.journal import Journal
+from filebridge.inbox.moves import PROCESSING_DIR
+from filebridge.inbox.readiness import ScanMemory
+from filebridge.inbox.run import run_inbox
+from filebridge.journal import inbox as ledger
+from filebridge.journal.store import Journal
 from tests.inbox_support import (
     assert_no_skip_no_repeat,
     make_client,
@@ -276,7 +276,7 @@ def test_run_inbox_ignores_lock_temp_hidden_and_unsupported(
     memory = (
         ScanMemory()
     )  # what a watcher keeps between passes: warn once, not per pass
-    with caplog.at_level(logging.WARNING, logger="filebridge.inbox"):
+    with caplog.at_level(logging.WARNING, logger="filebridge.inbox.run"):
         result = run(settings, client, journal, memory=memory)
         run(settings, client, journal, memory=memory)
     assert result.files == []

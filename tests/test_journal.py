@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from filebridge.journal import MIGRATIONS, Journal
+from filebridge.journal.store import MIGRATIONS, Journal
 
 
 def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:

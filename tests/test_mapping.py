@@ -11,19 +11,19 @@ from typing import Any
 import pytest
 from hypothesis import given
 
-from filebridge.dialect import RowMode
 from filebridge.errors import MappingError
-from filebridge.excel_safety import (
+from filebridge.outbox.dialect import RowMode
+from filebridge.outbox.export import check_mapping, load_mapping
+from filebridge.outbox.fields import FIELDS, ColumnKind
+from filebridge.outbox.mapping import MappingSpec, parse_mapping, render_filename
+from filebridge.outbox.order_rows import order_to_rows
+from filebridge.selldone.models import Order
+from filebridge.tables.excel_safety import (
     escape_csv_text,
     is_dangerous,
     is_inert_phone,
     unescape_csv_text,
 )
-from filebridge.export import check_mapping, load_mapping
-from filebridge.fields import FIELDS, ColumnKind
-from filebridge.mapping import MappingSpec, parse_mapping, render_filename
-from filebridge.models import Order
-from filebridge.order_rows import order_to_rows
 from tests.strategies_export import hostile_text, model_orders
 
 ROOT = Path(__file__).parents[1]

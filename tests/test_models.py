@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filebridge.models import (
+from filebridge.selldone.models import (
     FULFILMENT_SEQUENCE,
     DeliveryInfo,
     FulfilmentState,
@@ -364,9 +364,9 @@ def test_money_from_json_number_has_no_float_artifacts(amount):
 @pytest.mark.parametrize("seed", [1, 7, 2024])
 def test_every_seeded_sandbox_order_parses(seed):
     """All 200 orders of a seeded sandbox parse, raw and over HTTP, with exact money."""
-    from filebridge.ratelimit import RateLimiter
     from filebridge.sandbox import start_sandbox
-    from filebridge.selldone import SelldoneClient
+    from filebridge.selldone.client import SelldoneClient
+    from filebridge.selldone.ratelimit import RateLimiter
 
     with start_sandbox(orders=200, seed=seed, rate_per_minute=None) as box:
         raw_orders = box.orders()

@@ -18,10 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from filebridge.errors import ConfigError, InboxFileError, MappingError
-from filebridge.models import FulfilmentState
-from filebridge.readers import load_inbound_mapping, read_table
-from filebridge.table_model import RawRow, TableFormat
-from filebridge.validation import validate_table
+from filebridge.inbox.file import load_inbound_mapping
+from filebridge.inbox.validation import validate_table
+from filebridge.selldone.models import FulfilmentState
+from filebridge.tables.readers import read_table
+from filebridge.tables.table_model import RawRow, TableFormat
 
 ROOT = Path(__file__).parents[1]
 MB = 1024 * 1024

@@ -15,10 +15,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filebridge.csv_split import one_line_columns
-from filebridge.readers import read_table
-from filebridge.table_model import RawRow
-from filebridge.xlsx_cells import cell_text, column_texts
+from filebridge.tables.csv_split import one_line_columns
+from filebridge.tables.readers import read_table
+from filebridge.tables.table_model import RawRow
+from filebridge.tables.xlsx_cells import cell_text, column_texts
 
 MB = 1024 * 1024
 

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from filebridge import inbox_ledger as ledger
-from filebridge.dry_run import plan_rows_dry
 from filebridge.errors import AuthError
-from filebridge.export import run_export
-from filebridge.fulfilment import FulfilmentRequest
-from filebridge.journal import Journal
-from filebridge.models import FulfilmentState as S
-from filebridge.order_book import OrderBook
-from filebridge.replay import replay_rows
-from filebridge.row_replay import RowWork, step_key
-from filebridge.selldone import SelldoneClient
+from filebridge.inbox.dry_run import plan_rows_dry
+from filebridge.journal import inbox as ledger
+from filebridge.journal.store import Journal
+from filebridge.outbox.export import run_export
+from filebridge.replay.fulfilment import FulfilmentRequest
+from filebridge.replay.order_book import OrderBook
+from filebridge.replay.row import RowWork, step_key
+from filebridge.replay.rows import replay_rows
+from filebridge.selldone.client import SelldoneClient
+from filebridge.selldone.models import FulfilmentState as S
 from tests.conftest import wait_until
 from tests.inbox_support import assert_no_skip_no_repeat, make_settings, state_posts
 

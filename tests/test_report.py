@@ -11,9 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from filebridge.errors import RowIssue
-from filebridge.inbox_readiness import ignore_reason
-from filebridge.readers import read_table
-from filebridge.report import (
+from filebridge.inbox.readiness import ignore_reason
+from filebridge.inbox.report import (
     TEMP_GLOB,
     ResultLine,
     temp_path,
@@ -21,7 +20,8 @@ from filebridge.report import (
     write_result_file,
     write_unreadable_explanation,
 )
-from filebridge.table_model import RawRow, Table, TableFormat
+from filebridge.tables.readers import read_table
+from filebridge.tables.table_model import RawRow, Table, TableFormat
 from tests.strategies_inbox import cp1252_cell, utf8_cell
 
 MB = 1024 * 1024

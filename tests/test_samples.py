@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from filebridge.readers import load_inbound_mapping, read_table
-from filebridge.sample_files import (
+from filebridge.demo.sample_files import (
     ERP_CSV,
     MISTAKES_CSV,
     SAMPLE_NAMES,
@@ -21,8 +20,10 @@ from filebridge.sample_files import (
     sample_csv_bytes,
     write_sample_files,
 )
+from filebridge.inbox.file import load_inbound_mapping
+from filebridge.inbox.validation import validate_table
 from filebridge.sandbox import start_sandbox
-from filebridge.validation import validate_table
+from filebridge.tables.readers import read_table
 
 SAMPLES = Path(__file__).parents[1] / "samples"
 CSV_NAMES = [name for name in SAMPLE_NAMES if name.endswith(".csv")]

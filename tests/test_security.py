@@ -38,16 +38,16 @@ from xml.etree import ElementTree
 import pytest
 
 from filebridge.config import build_settings, load_settings
-from filebridge.csv_stream import csv_cell_renderers
 from filebridge.errors import ApiUnavailableError, AuthError, ConfigError
-from filebridge.excel_safety import is_inert_phone, unescape_csv_text
-from filebridge.export import load_mapping
-from filebridge.fields import ColumnKind
-from filebridge.mapping import MappingSpec
+from filebridge.outbox.csv_stream import csv_cell_renderers
+from filebridge.outbox.export import load_mapping
+from filebridge.outbox.fields import ColumnKind
+from filebridge.outbox.mapping import MappingSpec
+from filebridge.outbox.writers import open_table_writer
 from filebridge.sandbox import HOSTILE_STRINGS
 from filebridge.scaffold import init_folder
-from filebridge.selldone import SelldoneClient
-from filebridge.writers import open_table_writer
+from filebridge.selldone.client import SelldoneClient
+from filebridge.tables.excel_safety import is_inert_phone, unescape_csv_text
 
 ROOT = Path(__file__).parents[1]
 PACKAGE = ROOT / "filebridge"

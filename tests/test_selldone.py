@@ -27,9 +27,9 @@ from filebridge.errors import (
     RequestFate,
     TransitionRejectedError,
 )
-from filebridge.models import FulfilmentState, Order
-from filebridge.ratelimit import RateLimiter
-from filebridge.selldone import CallRecord, SelldoneClient
+from filebridge.selldone.client import CallRecord, SelldoneClient
+from filebridge.selldone.models import FulfilmentState, Order
+from filebridge.selldone.ratelimit import RateLimiter
 
 F = FulfilmentState
 LIST_PATH = "/process-center/baskets-PHYSICAL"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from filebridge.table_model import RawRow, Table, TableFormat
+from filebridge.tables.table_model import RawRow, Table, TableFormat
 
 CSV = TableFormat(kind="csv")
 

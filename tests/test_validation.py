@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from filebridge.errors import MappingError, RowIssue
-from filebridge.inbound_mapping import (
+from filebridge.inbox.inbound_mapping import (
     InboundMapping,
     default_inbound_mapping,
     parse_inbound_mapping,
 )
-from filebridge.models import FulfilmentState
-from filebridge.table_model import RawRow, Table, TableFormat
-from filebridge.validation import NOTHING_TO_DO, InboxRow, validate_table
+from filebridge.inbox.validation import NOTHING_TO_DO, InboxRow, validate_table
+from filebridge.selldone.models import FulfilmentState
+from filebridge.tables.table_model import RawRow, Table, TableFormat
 from tests.strategies_inbox import CANONICAL, any_tables, cell_text, excel_rendered_ids
 
 ROOT = Path(__file__).parents[1]

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from filebridge.inbox import InboxResult, run_inbox
-from filebridge.inbox_readiness import (
+from filebridge.inbox.readiness import (
     FileStat,
     ScanMemory,
     files_ready,
@@ -20,8 +19,9 @@ from filebridge.inbox_readiness import (
     is_stable,
     observe,
 )
-from filebridge.journal import Journal
-from filebridge.readers import SUPPORTED_SUFFIXES
+from filebridge.inbox.run import InboxResult, run_inbox
+from filebridge.journal.store import Journal
+from filebridge.tables.readers import SUPPORTED_SUFFIXES
 from filebridge.watch import InboxWatcher, next_wait, watch_inbox
 from tests.conftest import wait_until
 from tests.inbox_support import make_client, make_settings, state_posts, write_csv

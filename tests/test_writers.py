@@ -15,15 +15,13 @@ from hypothesis import given, settings
 from openpyxl.utils.escape import unescape
 from python_calamine import CalamineWorkbook
 
-from filebridge.csv_stream import csv_cell_renderers
 from filebridge.errors import StorageError
-from filebridge.excel_safety import is_dangerous, is_inert_phone, unescape_csv_text
-from filebridge.export import load_mapping
-from filebridge.fields import ColumnKind
-from filebridge.mapping import MappingSpec, parse_mapping
-from filebridge.order_rows import Cell
-from filebridge.sandbox import HOSTILE_STRINGS
-from filebridge.writers import (
+from filebridge.outbox.csv_stream import csv_cell_renderers
+from filebridge.outbox.export import load_mapping
+from filebridge.outbox.fields import ColumnKind
+from filebridge.outbox.mapping import MappingSpec, parse_mapping
+from filebridge.outbox.order_rows import Cell
+from filebridge.outbox.writers import (
     is_temp_name,
     open_table_writer,
     publish_file,
@@ -31,7 +29,13 @@ from filebridge.writers import (
     unique_path,
     write_done_marker,
 )
-from filebridge.xlsx_stream import excel_date_format
+from filebridge.outbox.xlsx_stream import excel_date_format
+from filebridge.sandbox import HOSTILE_STRINGS
+from filebridge.tables.excel_safety import (
+    is_dangerous,
+    is_inert_phone,
+    unescape_csv_text,
+)
 from tests.strategies_export import cp1252_text, hostile_text, rows_for
 
 ROOT = Path(__file__).parents[1]

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from filebridge.config import Settings
-from filebridge.export import ExportResult
-from filebridge.inbox import FileReport, InboxResult
-from filebridge.readers import read_table
-from filebridge.report import ERROR_COLUMN
+from filebridge.inbox.report import ERROR_COLUMN
+from filebridge.inbox.run import FileReport, InboxResult
+from filebridge.outbox.export import ExportResult
 from filebridge.sandbox import Call
+from filebridge.tables.readers import read_table
 
 __all__ = ["DemoReport", "OrderMove", "RejectedRow", "build_report", "report_lines"]
 

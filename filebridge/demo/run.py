@@ -28,17 +28,17 @@ from pathlib import Path
 from typing import Any, Final
 
 from filebridge.config import TOKEN_ENV, load_settings
-from filebridge.demo_report import DemoReport, build_report, report_lines
-from filebridge.errors import StorageError
-from filebridge.jobs import open_client, run_pass
-from filebridge.journal import Journal
-from filebridge.locking import single_instance
-from filebridge.log import FILE_FORMAT, RedactingFilter
-from filebridge.sample_files import (
+from filebridge.demo.report import DemoReport, build_report, report_lines
+from filebridge.demo.sample_files import (
     SAMPLE_ORDER_COUNT,
     SAMPLE_SEED,
     write_sample_files,
 )
+from filebridge.errors import StorageError
+from filebridge.jobs import open_client, run_pass
+from filebridge.journal.store import Journal
+from filebridge.locking import single_instance
+from filebridge.log import FILE_FORMAT, RedactingFilter
 from filebridge.sandbox import Sandbox, start_sandbox
 
 __all__ = [

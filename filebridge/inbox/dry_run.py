@@ -11,17 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from filebridge import inbox_ledger as ledger
 from filebridge.errors import InboxFileError
-from filebridge.fulfilment import ActionKind, apply, parse_state, plan_actions
-from filebridge.inbox_file import FileProcessor, explain
-from filebridge.inbox_moves import claimed_path, sha256_of
-from filebridge.journal import Journal
-from filebridge.models import FulfilmentState
-from filebridge.order_book import OrderBook, OrderFacts
-from filebridge.row_replay import RowWork
-from filebridge.selldone import SelldoneClient
-from filebridge.validation import validate_table
+from filebridge.inbox.file import FileProcessor, explain
+from filebridge.inbox.moves import claimed_path, sha256_of
+from filebridge.inbox.validation import validate_table
+from filebridge.journal import inbox as ledger
+from filebridge.journal.store import Journal
+from filebridge.replay.fulfilment import ActionKind, apply, parse_state, plan_actions
+from filebridge.replay.order_book import OrderBook, OrderFacts
+from filebridge.replay.row import RowWork
+from filebridge.selldone.client import SelldoneClient
+from filebridge.selldone.models import FulfilmentState
 
 __all__ = ["PlannedCall", "plan_pass", "plan_rows_dry"]
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from filebridge import inbox_ledger as ledger
 from filebridge.config import Settings
 from filebridge.errors import (
     ApiUnavailableError,
@@ -24,16 +23,19 @@ from filebridge.errors import (
     RowIssue,
     StorageError,
 )
-from filebridge.inbox_moves import archive, claimed_path, move_to_failed
-from filebridge.journal import Journal
-from filebridge.order_book import OrderBook
-from filebridge.readers import load_inbound_mapping, read_table
-from filebridge.replay import replay_rows
-from filebridge.report import Outcome, ResultLine, write_failed_rows
-from filebridge.row_replay import RowWork
-from filebridge.selldone import SelldoneClient
-from filebridge.table_model import RawRow, Table
-from filebridge.validation import ValidationResult, validate_table
+from filebridge.inbox.inbound_mapping import InboundMapping, parse_inbound_mapping
+from filebridge.inbox.moves import archive, claimed_path, move_to_failed
+from filebridge.inbox.report import Outcome, ResultLine, write_failed_rows
+from filebridge.inbox.validation import ValidationResult, validate_table
+from filebridge.journal import inbox as ledger
+from filebridge.journal.store import Journal
+from filebridge.presets import INBOUND, read_mapping_text
+from filebridge.replay.order_book import OrderBook
+from filebridge.replay.row import RowWork
+from filebridge.replay.rows import replay_rows
+from filebridge.selldone.client import SelldoneClient
+from filebridge.tables.readers import read_table
+from filebridge.tables.table_model import RawRow, Table
 
 __all__ = ["FileProcessor", "FileReport", "Halt", "explain"]
 
@@ -311,3 +313,8 @@ def _outcome(text: str) -> Outcome:
         if text == known:
             return known
     raise StorageError(f"unknown row outcome {text!r} in the journal")
+
+
+def load_inbound_mapping(name_or_path: str, base_dir: Path) -> InboundMapping:
+    """A preset by name (`default` → presets/inbox-default.toml) or a mapping file."""
+    return parse_inbound_mapping(*read_mapping_text(name_or_path, base_dir, INBOUND))

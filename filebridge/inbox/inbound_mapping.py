@@ -6,7 +6,7 @@ map from ERP words to API values (`versendet` → `SentOrder`). Header and word 
 ignores case, spaces, underscores and hyphens (`Order ID`, `order-id`, ` ORDER_ID `).
 Every canonical name is always accepted for its own column.
 
-This module parses the TOML text; `readers.load_inbound_mapping` finds and reads files.
+This module parses the TOML text; `inbox.file.load_inbound_mapping` finds and reads files.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from filebridge.cells import normalise_key
 from filebridge.errors import MappingError
-from filebridge.models import FulfilmentState
+from filebridge.selldone.models import FulfilmentState
+from filebridge.tables.cells import normalise_key
 
 __all__ = [
     "CANONICAL_COLUMNS",

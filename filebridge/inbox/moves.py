@@ -18,17 +18,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from filebridge import inbox_ledger as ledger
 from filebridge.errors import StorageError
 from filebridge.folders import ensure_folder
-from filebridge.journal import Journal
-from filebridge.report import (
+from filebridge.inbox.report import (
     TEMP_GLOB,
     ResultLine,
     windows_safe_name,
     write_result_file,
     write_unreadable_explanation,
 )
+from filebridge.journal import inbox as ledger
+from filebridge.journal.store import Journal
 
 __all__ = [
     "PROCESSING_DIR",

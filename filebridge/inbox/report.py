@@ -29,10 +29,10 @@ from typing import Final, Literal
 
 import xlsxwriter
 
-from filebridge.cells import normalise_key
 from filebridge.errors import RowIssue, StorageError
-from filebridge.excel_safety import escape_csv_text
-from filebridge.table_model import RawRow, Table
+from filebridge.tables.cells import normalise_key
+from filebridge.tables.excel_safety import escape_csv_text
+from filebridge.tables.table_model import RawRow, Table
 
 __all__ = [
     "ERROR_COLUMN",

@@ -17,13 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from filebridge import inbox_ledger as ledger
 from filebridge.config import Settings
-from filebridge.dry_run import PlannedCall, plan_pass
 from filebridge.errors import ApiUnavailableError, StorageError
 from filebridge.folders import ensure_folder
-from filebridge.inbox_file import FileProcessor, FileReport
-from filebridge.inbox_moves import (
+from filebridge.inbox.dry_run import PlannedCall, plan_pass
+from filebridge.inbox.file import FileProcessor, FileReport
+from filebridge.inbox.moves import (
     PROCESSING_DIR,
     claim,
     claimed_path,
@@ -31,10 +30,11 @@ from filebridge.inbox_moves import (
     settle_vanished,
     sha256_of,
 )
-from filebridge.inbox_readiness import ScanMemory
-from filebridge.inbox_scan import scan_inbox
-from filebridge.journal import Journal
-from filebridge.selldone import SelldoneClient
+from filebridge.inbox.readiness import ScanMemory
+from filebridge.inbox.scan import scan_inbox
+from filebridge.journal import inbox as ledger
+from filebridge.journal.store import Journal
+from filebridge.selldone.client import SelldoneClient
 
 __all__ = ["FileReport", "InboxResult", "run_inbox"]
 

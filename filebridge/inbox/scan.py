@@ -15,7 +15,7 @@ from pathlib import Path
 
 from filebridge.config import InboxSettings
 from filebridge.errors import StorageError
-from filebridge.inbox_readiness import (
+from filebridge.inbox.readiness import (
     Readiness,
     ScanMemory,
     files_ready,
@@ -23,7 +23,7 @@ from filebridge.inbox_readiness import (
     observe,
     sort_out,
 )
-from filebridge.readers import SUPPORTED_SUFFIXES
+from filebridge.tables.readers import SUPPORTED_SUFFIXES
 
 __all__ = ["scan_inbox"]
 

@@ -24,7 +24,17 @@ from functools import partial
 from itertools import compress, repeat
 from typing import Any, Final, NamedTuple, TypeVar
 
-from filebridge.cells import (
+from filebridge.errors import RowIssue
+from filebridge.inbox.inbound_mapping import (
+    CANONICAL_COLUMNS,
+    CARRIER_TYPES,
+    REQUIRED_COLUMN,
+    RETURNED,
+    STATE_VALUES,
+    InboundMapping,
+)
+from filebridge.selldone.models import FulfilmentState
+from filebridge.tables.cells import (
     CellProblem,
     ParsedColumn,
     column_letter,
@@ -35,17 +45,7 @@ from filebridge.cells import (
     parse_tracking_codes,
     parse_tracking_urls,
 )
-from filebridge.errors import RowIssue
-from filebridge.inbound_mapping import (
-    CANONICAL_COLUMNS,
-    CARRIER_TYPES,
-    REQUIRED_COLUMN,
-    RETURNED,
-    STATE_VALUES,
-    InboundMapping,
-)
-from filebridge.models import FulfilmentState
-from filebridge.table_model import RawRow, Table, building_rows
+from filebridge.tables.table_model import RawRow, Table, building_rows
 
 __all__ = [
     "MAX_MEASURE",

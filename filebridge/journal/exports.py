@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from sqlite3 import Row as SqliteRow
 
-from filebridge.journal import Journal
+from filebridge.journal.store import Journal
 
 __all__ = [
     "CURSOR_KEY",

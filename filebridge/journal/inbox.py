@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from filebridge.journal import Journal, utc_now_iso
+from filebridge.journal.store import Journal, utc_now_iso
 
 __all__ = [
     "FileRecord",

@@ -31,12 +31,12 @@ from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
 
-from filebridge.dialect import Dialect
-from filebridge.excel_safety import DANGEROUS_LEADING, ESCAPE, escape_csv_text
-from filebridge.fields import NUMBER_KINDS, TEXT_KINDS, ColumnKind
-from filebridge.mapping import ColumnSpec, MappingSpec
-from filebridge.order_rows import Cell
-from filebridge.table_writer import TableWriter, storage_errors
+from filebridge.outbox.dialect import Dialect
+from filebridge.outbox.fields import NUMBER_KINDS, TEXT_KINDS, ColumnKind
+from filebridge.outbox.mapping import ColumnSpec, MappingSpec
+from filebridge.outbox.order_rows import Cell
+from filebridge.outbox.table_writer import TableWriter, storage_errors
+from filebridge.tables.excel_safety import DANGEROUS_LEADING, ESCAPE, escape_csv_text
 
 if TYPE_CHECKING:
     from _csv import Writer as CsvWriter

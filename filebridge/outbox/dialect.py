@@ -2,7 +2,7 @@
 
 Pure: `dialect_problems` checks the raw values of a `[dialect]` table (encodings,
 strftime patterns, Excel's sheet-name rules, file-name templates) and says what is wrong
-with each; `filebridge.mapping` adds the line numbers and builds the `Dialect`.
+with each; `filebridge.outbox.mapping` adds the line numbers and builds the `Dialect`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class RowMode(StrEnum):
 
 
 class Dialect(BaseModel):
-    """`[dialect]`: how the file is written (the file format is shown in `filebridge.mapping`)."""
+    """`[dialect]`: how the file is written (the file format is shown in `filebridge.outbox.mapping`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

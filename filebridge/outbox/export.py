@@ -36,19 +36,16 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Protocol
 
-from filebridge import export_ledger as ledger
 from filebridge.config import Settings
-from filebridge.csv_stream import csv_cell_renderers
 from filebridge.errors import ConfigError, StorageError
 from filebridge.folders import ensure_folder
-from filebridge.journal import Journal
-from filebridge.mapping import MappingSpec, parse_mapping, render_filename
-from filebridge.models import Order
-from filebridge.order_rows import order_to_rows
-from filebridge.presets import EXPORT, read_mapping_text
-from filebridge.selldone import PAGE_OVERLAP
-from filebridge.table_writer import TableWriter, remove_file
-from filebridge.writers import (
+from filebridge.journal import exports as ledger
+from filebridge.journal.store import Journal
+from filebridge.outbox.csv_stream import csv_cell_renderers
+from filebridge.outbox.mapping import MappingSpec, parse_mapping, render_filename
+from filebridge.outbox.order_rows import order_to_rows
+from filebridge.outbox.table_writer import TableWriter, remove_file
+from filebridge.outbox.writers import (
     is_temp_name,
     open_table_writer,
     publish_file,
@@ -56,6 +53,9 @@ from filebridge.writers import (
     unique_path,
     write_done_marker,
 )
+from filebridge.presets import EXPORT, read_mapping_text
+from filebridge.selldone.client import PAGE_OVERLAP
+from filebridge.selldone.models import Order
 
 __all__ = [
     "ORDER_TYPE",

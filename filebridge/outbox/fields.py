@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from filebridge.models import Order, OrderItem, ReceiverInfo
+from filebridge.selldone.models import Order, OrderItem, ReceiverInfo
 
 __all__ = [
     "FIELDS",

@@ -2,8 +2,8 @@
 
 Pure: `parse_mapping` takes the TOML *text* (the use case reads the file) and reports
 every problem at once, each with its line and, for a misspelt name, the nearest valid
-ones. The sources a column may name are in `filebridge.fields`, the `[dialect]` rules in
-`filebridge.dialect`, and `filebridge.order_rows` turns an order into rows by a spec.
+ones. The sources a column may name are in `filebridge.outbox.fields`, the `[dialect]` rules in
+`filebridge.outbox.dialect`, and `filebridge.outbox.order_rows` turns an order into rows by a spec.
 
 A mapping file::
 
@@ -44,15 +44,21 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from filebridge.dialect import (
+from filebridge.errors import MappingError
+from filebridge.outbox.dialect import (
     Dialect,
     RowMode,
     check_time_format,
     dialect_conflicts,
     dialect_problems,
 )
-from filebridge.errors import MappingError
-from filebridge.fields import FIELDS, NUMBER_KINDS, TIME_KINDS, WRITABLE_AS, ColumnKind
+from filebridge.outbox.fields import (
+    FIELDS,
+    NUMBER_KINDS,
+    TIME_KINDS,
+    WRITABLE_AS,
+    ColumnKind,
+)
 
 __all__ = [
     "ColumnSpec",

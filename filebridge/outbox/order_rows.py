@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from filebridge.dialect import Dialect, RowMode
-from filebridge.fields import FIELDS, TEXT_KINDS, TIME_KINDS, ColumnKind
-from filebridge.mapping import ColumnSpec, MappingSpec
-from filebridge.models import Order, OrderItem
+from filebridge.outbox.dialect import Dialect, RowMode
+from filebridge.outbox.fields import FIELDS, TEXT_KINDS, TIME_KINDS, ColumnKind
+from filebridge.outbox.mapping import ColumnSpec, MappingSpec
+from filebridge.selldone.models import Order, OrderItem
 
 __all__ = [
     "CURRENCY_DECIMALS",

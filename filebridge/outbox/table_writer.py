@@ -19,8 +19,8 @@ from types import TracebackType
 from typing import Self
 
 from filebridge.errors import StorageError
-from filebridge.mapping import MappingSpec
-from filebridge.order_rows import Cell
+from filebridge.outbox.mapping import MappingSpec
+from filebridge.outbox.order_rows import Cell
 
 __all__ = ["TableWriter", "fsync_file", "remove_file", "storage_errors"]
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from filebridge.csv_stream import CsvStreamWriter
 from filebridge.errors import StorageError
-from filebridge.mapping import MappingSpec
-from filebridge.table_writer import TableWriter, storage_errors
-from filebridge.xlsx_stream import XlsxStreamWriter
+from filebridge.outbox.csv_stream import CsvStreamWriter
+from filebridge.outbox.mapping import MappingSpec
+from filebridge.outbox.table_writer import TableWriter, storage_errors
+from filebridge.outbox.xlsx_stream import XlsxStreamWriter
 
 __all__ = [
     "TEMP_PREFIX",

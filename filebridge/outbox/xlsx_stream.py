@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from filebridge.dialect import Dialect
-from filebridge.fields import TEXT_KINDS, ColumnKind
-from filebridge.mapping import ColumnSpec, MappingSpec
-from filebridge.order_rows import Cell
-from filebridge.table_writer import TableWriter, fsync_file, storage_errors
+from filebridge.outbox.dialect import Dialect
+from filebridge.outbox.fields import TEXT_KINDS, ColumnKind
+from filebridge.outbox.mapping import ColumnSpec, MappingSpec
+from filebridge.outbox.order_rows import Cell
+from filebridge.outbox.table_writer import TableWriter, fsync_file, storage_errors
 
 __all__ = ["XlsxStreamWriter", "excel_date_format"]
 

@@ -14,7 +14,6 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from filebridge import inbox_ledger as ledger
 from filebridge.errors import (
     ApiError,
     ApiRejectedError,
@@ -23,7 +22,9 @@ from filebridge.errors import (
     RequestFate,
     TransitionRejectedError,
 )
-from filebridge.fulfilment import (
+from filebridge.journal import inbox as ledger
+from filebridge.journal.store import Journal
+from filebridge.replay.fulfilment import (
     Action,
     ActionKind,
     Plan,
@@ -33,11 +34,10 @@ from filebridge.fulfilment import (
     plan_actions,
     without_returned,
 )
-from filebridge.journal import Journal
-from filebridge.models import FulfilmentState
-from filebridge.order_book import OrderBook, OrderFacts
-from filebridge.reconcile import reconcile_sent_steps
-from filebridge.selldone import SelldoneClient
+from filebridge.replay.order_book import OrderBook, OrderFacts
+from filebridge.replay.reconcile import reconcile_sent_steps
+from filebridge.selldone.client import SelldoneClient
+from filebridge.selldone.models import FulfilmentState
 
 __all__ = ["RowOutcome", "RowReplay", "RowWork", "step_key"]
 

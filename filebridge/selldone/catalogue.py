@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from filebridge.payload_types import Money, Payload, Text, Timestamp
+from filebridge.selldone.payload_types import Money, Payload, Text, Timestamp
 
 __all__ = ["Product", "Variant"]
 

@@ -18,11 +18,11 @@ from typing import Any, Self
 
 from pydantic import SecretStr
 
-from filebridge.api_responses import parse_body
-from filebridge.api_transport import ApiTransport, CallRecord
-from filebridge.models import FulfilmentState, Order, OrdersPage
-from filebridge.ratelimit import RateLimiter
-from filebridge.write_replies import StateChange, TrackingResult
+from filebridge.selldone.models import FulfilmentState, Order, OrdersPage
+from filebridge.selldone.ratelimit import RateLimiter
+from filebridge.selldone.responses import parse_body
+from filebridge.selldone.transport import ApiTransport, CallRecord
+from filebridge.selldone.write_replies import StateChange, TrackingResult
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",

@@ -24,8 +24,14 @@ from typing import Any
 
 from pydantic import Field, ModelWrapValidatorHandler, PrivateAttr, model_validator
 
-from filebridge.catalogue import Product, Variant
-from filebridge.payload_types import Money, Payload, Text, Timestamp, known_member
+from filebridge.selldone.catalogue import Product, Variant
+from filebridge.selldone.payload_types import (
+    Money,
+    Payload,
+    Text,
+    Timestamp,
+    known_member,
+)
 
 __all__ = [
     "FULFILMENT_SEQUENCE",

@@ -37,19 +37,19 @@ import stamina
 from pydantic import SecretStr
 
 from filebridge import __version__
-from filebridge.api_responses import (
+from filebridge.errors import ApiUnavailableError, RequestFate
+from filebridge.selldone.ratelimit import RateLimiter
+from filebridge.selldone.responses import (
     classify_response,
     is_provably_unsent,
     retry_after_seconds,
     unavailable_error,
 )
-from filebridge.errors import ApiUnavailableError, RequestFate
-from filebridge.ratelimit import RateLimiter
 
 __all__ = ["USER_AGENT", "ApiTransport", "CallRecord"]
 
 # The client's logger: its log lines name the client, whichever of its modules writes.
-log = logging.getLogger("filebridge.selldone")
+log = logging.getLogger("filebridge.selldone.client")
 
 DEFAULT_RETRY_AFTER_S = 5.0  # a 429 without a usable Retry-After header
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import Field
 
-from filebridge.models import DeliveryInfo, FulfilmentState
-from filebridge.payload_types import Payload, Text, Timestamp, known_member
+from filebridge.selldone.models import DeliveryInfo, FulfilmentState
+from filebridge.selldone.payload_types import Payload, Text, Timestamp, known_member
 
 __all__ = ["StateChange", "TrackingResult"]
 

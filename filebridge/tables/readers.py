@@ -45,27 +45,24 @@ from python_calamine import (
     SheetVisibleEnum,
 )
 
-from filebridge.cells import column_letter
-from filebridge.csv_split import (
+from filebridge.errors import ConfigError, InboxFileError
+from filebridge.tables.cells import column_letter
+from filebridge.tables.csv_split import (
     may_have_line_over,
     needs_strip,
     one_line_columns,
     split_one_line_records,
     transpose,
 )
-from filebridge.errors import ConfigError, InboxFileError
-from filebridge.inbound_mapping import InboundMapping, parse_inbound_mapping
-from filebridge.presets import INBOUND, read_mapping_text
-from filebridge.table_model import Table, TableFormat, building_rows
-from filebridge.xlsx_cells import sheet_columns
-from filebridge.xlsx_guard import MAX_SHEET_CELLS, SAVE_AS, check_workbook
+from filebridge.tables.table_model import Table, TableFormat, building_rows
+from filebridge.tables.xlsx_cells import sheet_columns
+from filebridge.tables.xlsx_guard import MAX_SHEET_CELLS, SAVE_AS, check_workbook
 
 __all__ = [
     "MAX_COLUMNS",
     "MAX_LINE_CHARS",
     "MAX_ROWS",
     "SUPPORTED_SUFFIXES",
-    "load_inbound_mapping",
     "read_table",
 ]
 
@@ -528,8 +525,3 @@ def _is_calamine_panic(exc: BaseException) -> bool:
 
 
 # ---------------------------------------------------------------------- mappings
-
-
-def load_inbound_mapping(name_or_path: str, base_dir: Path) -> InboundMapping:
-    """A preset by name (`default` → presets/inbox-default.toml) or a mapping file."""
-    return parse_inbound_mapping(*read_mapping_text(name_or_path, base_dir, INBOUND))

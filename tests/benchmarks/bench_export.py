@@ -135,22 +135,22 @@ def order_dicts(n: int) -> Iterator[dict[str, Any]]:
 
 
 def spec(file_format: str) -> Any:
-    from filebridge.mapping import parse_mapping
+    from filebridge.outbox.mapping import parse_mapping
 
     return parse_mapping(MAPPING, "bench").with_format(file_format)
 
 
 def ours(file_format: str, n: int, out: Path) -> None:
-    from filebridge.writers import open_table_writer
+    from filebridge.outbox.writers import open_table_writer
 
     with open_table_writer(out, spec(file_format)) as writer:
         writer.write_rows(typed_rows(n))
 
 
 def pipeline(file_format: str, n: int, out: Path) -> None:
-    from filebridge.models import Order
-    from filebridge.order_rows import order_to_rows
-    from filebridge.writers import open_table_writer
+    from filebridge.outbox.order_rows import order_to_rows
+    from filebridge.outbox.writers import open_table_writer
+    from filebridge.selldone.models import Order
 
     mapping = spec(file_format)
     with open_table_writer(out, mapping) as writer:
@@ -213,7 +213,7 @@ def openpyxl_write_only(n: int, out: Path) -> None:
 
 
 # What each candidate imports, imported before its clock starts.
-FILEBRIDGE = ["filebridge.mapping", "filebridge.writers"]
+FILEBRIDGE = ["filebridge.outbox.mapping", "filebridge.outbox.writers"]
 IMPORTS = {
     "filebridge csv": FILEBRIDGE,
     "pandas to_csv": ["pandas"],
@@ -221,8 +221,16 @@ IMPORTS = {
     "pandas to_excel": ["pandas", "openpyxl"],
     "xlsxwriter constant_memory": ["xlsxwriter"],
     "openpyxl write_only": ["openpyxl"],
-    "pipeline csv": [*FILEBRIDGE, "filebridge.models", "filebridge.order_rows"],
-    "pipeline xlsx": [*FILEBRIDGE, "filebridge.models", "filebridge.order_rows"],
+    "pipeline csv": [
+        *FILEBRIDGE,
+        "filebridge.selldone.models",
+        "filebridge.outbox.order_rows",
+    ],
+    "pipeline xlsx": [
+        *FILEBRIDGE,
+        "filebridge.selldone.models",
+        "filebridge.outbox.order_rows",
+    ],
 }
 CANDIDATES: dict[str, tuple[str, Callable[[int, Path], None]]] = {
     "filebridge csv": ("csv", lambda n, p: ours("csv", n, p)),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from filebridge.journal import Journal
+from filebridge.journal.store import Journal
 from filebridge.sandbox import start_sandbox
 from filebridge.watch import InboxWatcher
 from tests.inbox_support import make_client, make_settings, write_csv

@@ -43,9 +43,10 @@ import xlsxwriter
 from pydantic import BaseModel, field_validator
 from python_calamine import CalamineWorkbook
 
-from filebridge.inbound_mapping import CANONICAL_COLUMNS, InboundMapping
-from filebridge.readers import load_inbound_mapping, read_table
-from filebridge.validation import validate_table
+from filebridge.inbox.file import load_inbound_mapping
+from filebridge.inbox.inbound_mapping import CANONICAL_COLUMNS, InboundMapping
+from filebridge.inbox.validation import validate_table
+from filebridge.tables.readers import read_table
 
 HEADERS = [*CANONICAL_COLUMNS, "shipped_at"]  # plus a column the mapping ignores
 STATES = ["OrderConfirm", "PreparingOrder", "SentOrder", "ToCustomer", "shipped"]

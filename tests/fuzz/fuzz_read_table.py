@@ -30,8 +30,9 @@ import atheris
 
 with atheris.instrument_imports():
     from filebridge.errors import InboxFileError
-    from filebridge.readers import load_inbound_mapping, read_table
-    from filebridge.validation import validate_table
+    from filebridge.inbox.file import load_inbound_mapping
+    from filebridge.inbox.validation import validate_table
+    from filebridge.tables.readers import read_table
 
 ROOT = Path(__file__).resolve().parents[2]
 MAPPINGS = [
