@@ -10,9 +10,9 @@ from pathlib import Path
 
 from filebridge.config import Settings
 from filebridge.errors import FilebridgeError
-from filebridge.inbox.file import load_inbound_mapping
-from filebridge.outbox.export import load_mapping
-from filebridge.selldone.client import SelldoneClient
+from filebridge.inbox import load_inbound_mapping
+from filebridge.outbox import load_mapping
+from filebridge.selldone import SelldoneClient
 
 
 @dataclass(frozen=True)

@@ -8,31 +8,18 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from filebridge import __version__
-from filebridge.checks import run_checks
-from filebridge.cli_text import export_summary, inbox_summary, planned_lines
-from filebridge.config import Settings, load_settings
-from filebridge.demo.run import DEFAULT_DEMO_DIR, run_demo
 from filebridge.errors import EXIT_BUG, EXIT_INTERRUPTED, ConfigError, FilebridgeError
-from filebridge.jobs import RunResult, open_client, run_once, run_watch
-from filebridge.journal.store import Journal
-from filebridge.log import setup_logging
-from filebridge.outbox.export import check_mapping, preview_rows
-from filebridge.scaffold import init_folder
-from filebridge.schedule import (
-    DEFAULT_TASK_NAME,
-    make_plan,
-    parse_every,
-    schtasks_command,
-    task_xml,
-)
-from filebridge.status import read_status
+from filebridge.schedule import DEFAULT_TASK_NAME
+
+if TYPE_CHECKING:  # each command imports its use case when it runs: a fast --version
+    from filebridge.config import Settings
+    from filebridge.jobs import RunResult
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +63,14 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     "--dir",
     "directory",
     type=click.Path(path_type=Path, file_okay=False),
-    default=DEFAULT_DEMO_DIR,
+    default="filebridge-demo",
     show_default=True,
     help="Demo folder (re-created on each run; only a folder the demo made is cleared).",
 )
 def demo(directory: Path) -> None:
     """Export and import against a built-in sandbox shop, then show what happened."""
+    from filebridge.demo import run_demo
+
     run_demo(directory, out=click.echo)
 
 
@@ -137,6 +126,9 @@ def sandbox(
 
 def load_config(config_path: Path) -> Settings:
     """Load settings and set up logging (console + rotating file, token redacted)."""
+    from filebridge.config import load_settings
+    from filebridge.log import setup_logging
+
     settings = load_settings(config_path)
     context = click.get_current_context(silent=True)
     root = context.find_root().obj if context is not None else None
@@ -165,6 +157,8 @@ def load_config(config_path: Path) -> Settings:
 @click.option("--force", is_flag=True, help="Replace an existing filebridge.toml.")
 def init(directory: Path, shop_id: int, api_url: str, force: bool) -> None:
     """Write a commented filebridge.toml and its folders into DIRECTORY."""
+    from filebridge.scaffold import init_folder
+
     config_path = init_folder(
         directory, api_url=api_url, shop_id=shop_id, overwrite=force
     )
@@ -179,6 +173,9 @@ def init(directory: Path, shop_id: int, api_url: str, force: bool) -> None:
 @config_option
 def check(config_path: Path) -> None:
     """Check folders, mappings, token and API reachability; exit 3 when anything fails."""
+    from filebridge.checks import run_checks
+    from filebridge.jobs import open_client
+
     settings = load_config(config_path)
     click.echo(f"Config: {settings.source}")
     with open_client(settings, require_token=False) as client:
@@ -198,6 +195,12 @@ def check(config_path: Path) -> None:
 @config_option
 def status(config_path: Path) -> None:
     """Show the last export, the cursor, inbox counts, the last error and API use."""
+    from datetime import UTC, datetime
+
+    from filebridge.config import load_settings
+    from filebridge.journal import Journal
+    from filebridge.status import read_status
+
     settings = load_settings(config_path)
     with Journal.open(settings.journal_path) as journal:
         report = read_status(journal, now=datetime.now(UTC))
@@ -224,6 +227,8 @@ def schedule(
     config_path: Path, every: str, task_name: str, xml_path: Path | None
 ) -> None:
     """Print the schtasks command that runs `filebridge run` every interval."""
+    from filebridge.schedule import make_plan, parse_every, schtasks_command, task_xml
+
     plan = make_plan(
         executable=_executable(),
         config_path=str(config_path.absolute()),
@@ -271,6 +276,9 @@ def _progress_printer() -> Callable[[int], None] | None:
 )
 def export(config_path: Path, dry_run: bool, reexport: tuple[int, ...]) -> None:
     """Export new paid orders to the outbox (the export half of `run`)."""
+    from filebridge.cli_text import export_summary
+    from filebridge.jobs import run_once
+
     settings = load_config(config_path)
     result = run_once(
         settings,
@@ -327,6 +335,9 @@ def _finish(result: RunResult, stop: threading.Event | None = None) -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would happen; change nothing.")
 def run(config_path: Path, dry_run: bool) -> None:
     """One pass: export new orders, then drain the inbox (for Task Scheduler)."""
+    from filebridge.cli_text import export_summary, inbox_summary, planned_lines
+    from filebridge.jobs import run_once
+
     settings = load_config(config_path)
     stop = stop_on_signals()
     result = run_once(
@@ -346,6 +357,9 @@ def run(config_path: Path, dry_run: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the planned calls; send nothing.")
 def inbox(config_path: Path, dry_run: bool) -> None:
     """Drain the inbox once: validate files and replay them (the inbox half of `run`)."""
+    from filebridge.cli_text import inbox_summary, planned_lines
+    from filebridge.jobs import run_once
+
     settings = load_config(config_path)
     stop = stop_on_signals()
     result = run_once(settings, do_export=False, dry_run=dry_run, stop=stop)
@@ -363,6 +377,9 @@ def watch(config_path: Path) -> None:
 
     Ctrl-C or SIGTERM stops it cleanly after the API step in flight.
     """
+    from filebridge.cli_text import export_summary, inbox_summary
+    from filebridge.jobs import run_watch
+
     settings = load_config(config_path)
     stop = stop_on_signals()
     click.echo(f"Watching {settings.folders.inbox}; press Ctrl-C to stop.")
@@ -384,6 +401,8 @@ def mapping_group() -> None:
 @click.argument("mapping_file")
 def mapping_check(mapping_file: str) -> None:
     """Validate a mapping file or preset name; exit 3 with the problems if it is wrong."""
+    from filebridge.outbox import check_mapping
+
     spec = check_mapping(mapping_file, Path.cwd())
     click.echo(f"{mapping_file}: OK, {len(spec.columns)} columns")
 
@@ -401,6 +420,9 @@ def mapping_check(mapping_file: str) -> None:
 )
 def mapping_preview(mapping_file: str, config_path: Path, limit: int) -> None:
     """Show the first rows MAPPING_FILE would produce from the shop's orders."""
+    from filebridge.jobs import open_client
+    from filebridge.outbox import check_mapping, preview_rows
+
     settings = load_config(config_path)
     spec = check_mapping(mapping_file, Path.cwd())
     with open_client(settings) as client:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from filebridge.inbox.run import InboxResult
-from filebridge.outbox.export import ExportResult
+from filebridge.inbox import InboxResult
+from filebridge.outbox import ExportResult
 
 __all__ = ["export_summary", "inbox_summary", "planned_lines"]
 

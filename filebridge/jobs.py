@@ -21,13 +21,12 @@ from filebridge.errors import (
     FilebridgeError,
     StorageError,
 )
-from filebridge.inbox.run import InboxResult, run_inbox
-from filebridge.journal.store import Journal, utc_now_iso
+from filebridge.inbox import InboxResult, run_inbox
+from filebridge.journal import Journal, utc_now_iso
 from filebridge.locking import single_instance
 from filebridge.log import redact
-from filebridge.outbox.export import ExportResult, run_export
-from filebridge.selldone.client import CallRecord, SelldoneClient
-from filebridge.selldone.ratelimit import RateLimiter
+from filebridge.outbox import ExportResult, run_export
+from filebridge.selldone import CallRecord, RateLimiter, SelldoneClient
 from filebridge.watch import watch_inbox
 
 log = logging.getLogger(__name__)

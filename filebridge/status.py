@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from filebridge.journal.exports import CURSOR_KEY
-from filebridge.journal.store import Journal
+from filebridge.journal import CURSOR_KEY, Journal
 
 
 @dataclass(frozen=True)

@@ -42,11 +42,9 @@ from watchdog.observers.polling import PollingObserver
 
 from filebridge.config import Settings
 from filebridge.errors import ApiError, AuthError, StorageError
-from filebridge.inbox.moves import PROCESSING_DIR
-from filebridge.inbox.readiness import ScanMemory
-from filebridge.inbox.run import InboxResult, run_inbox
-from filebridge.journal.store import Journal
-from filebridge.selldone.client import SelldoneClient
+from filebridge.inbox import PROCESSING_DIR, InboxResult, ScanMemory, run_inbox
+from filebridge.journal import Journal
+from filebridge.selldone import SelldoneClient
 
 __all__ = ["DEBOUNCE_S", "InboxWatcher", "next_wait", "watch_inbox"]
 

@@ -394,16 +394,29 @@ def test_try_it_commands_are_the_ones_ci_runs() -> None:
     assert positions == sorted(positions), "CI runs the README commands out of order"
 
 
-def test_architecture_table_names_every_module() -> None:
-    """Each filebridge module sits in a layer of the README's architecture table."""
+def test_architecture_tree_names_every_module() -> None:
+    """Each part and module of the package stands in the README's architecture tree."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    table = readme[
-        readme.index("| 0 foundation |") : readme.index("| side | `sandbox/`")
+    section = readme[readme.index("### Architecture") :]
+    tree = section[
+        section.index("```") : section.index("```", section.index("```") + 3)
     ]
-    modules = {
-        p.stem
-        for p in (REPO / "filebridge").glob("*.py")
-        if p.stem not in {"__init__", "__main__"}
+    package = REPO / "filebridge"
+    lines = {
+        line.split()[0].rstrip("/"): line for line in tree.splitlines() if line.strip()
     }
-    missing = sorted(m for m in modules if f"`{m}`" not in table)
+    missing = []
+    for path in package.glob("*.py"):
+        if path.stem not in {"__init__", "__main__"} and f"{path.name}" not in tree:
+            missing.append(path.name)
+    for part in sorted(p for p in package.iterdir() if (p / "__init__.py").exists()):
+        if part.name not in lines:
+            missing.append(f"{part.name}/")
+        elif part.name != "sandbox":
+            listed = set(lines[part.name].replace(",", " ").split()[1:])
+            missing += [
+                f"{part.name}/{m.stem}"
+                for m in part.glob("*.py")
+                if m.stem != "__init__" and m.stem not in listed
+            ]
     assert missing == []

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from filebridge.config import Settings
-from filebridge.inbox.report import ERROR_COLUMN
-from filebridge.inbox.run import FileReport, InboxResult
-from filebridge.outbox.export import ExportResult
+from filebridge.inbox import ERROR_COLUMN, FileReport, InboxResult
+from filebridge.outbox import ExportResult
 from filebridge.sandbox import Call
-from filebridge.tables.readers import read_table
+from filebridge.tables import read_table
 
 __all__ = ["DemoReport", "OrderMove", "RejectedRow", "build_report", "report_lines"]
 

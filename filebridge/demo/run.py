@@ -36,7 +36,7 @@ from filebridge.demo.sample_files import (
 )
 from filebridge.errors import StorageError
 from filebridge.jobs import open_client, run_pass
-from filebridge.journal.store import Journal
+from filebridge.journal import Journal
 from filebridge.locking import single_instance
 from filebridge.log import FILE_FORMAT, RedactingFilter
 from filebridge.sandbox import Sandbox, start_sandbox

@@ -15,13 +15,18 @@ from filebridge.errors import InboxFileError
 from filebridge.inbox.file import FileProcessor, explain
 from filebridge.inbox.moves import claimed_path, sha256_of
 from filebridge.inbox.validation import validate_table
+from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
-from filebridge.journal.store import Journal
-from filebridge.replay.fulfilment import ActionKind, apply, parse_state, plan_actions
-from filebridge.replay.order_book import OrderBook, OrderFacts
-from filebridge.replay.row import RowWork
-from filebridge.selldone.client import SelldoneClient
-from filebridge.selldone.models import FulfilmentState
+from filebridge.replay import (
+    ActionKind,
+    OrderBook,
+    OrderFacts,
+    RowWork,
+    apply,
+    parse_state,
+    plan_actions,
+)
+from filebridge.selldone import FulfilmentState, SelldoneClient
 
 __all__ = ["PlannedCall", "plan_pass", "plan_rows_dry"]
 

@@ -27,15 +27,12 @@ from filebridge.inbox.inbound_mapping import InboundMapping, parse_inbound_mappi
 from filebridge.inbox.moves import archive, claimed_path, move_to_failed
 from filebridge.inbox.report import Outcome, ResultLine, write_failed_rows
 from filebridge.inbox.validation import ValidationResult, validate_table
+from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
-from filebridge.journal.store import Journal
 from filebridge.presets import INBOUND, read_mapping_text
-from filebridge.replay.order_book import OrderBook
-from filebridge.replay.row import RowWork
-from filebridge.replay.rows import replay_rows
-from filebridge.selldone.client import SelldoneClient
-from filebridge.tables.readers import read_table
-from filebridge.tables.table_model import RawRow, Table
+from filebridge.replay import OrderBook, RowWork, replay_rows
+from filebridge.selldone import SelldoneClient
+from filebridge.tables import RawRow, Table, read_table
 
 __all__ = ["FileProcessor", "FileReport", "Halt", "explain"]
 

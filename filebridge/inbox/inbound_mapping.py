@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from filebridge.errors import MappingError
-from filebridge.selldone.models import FulfilmentState
-from filebridge.tables.cells import normalise_key
+from filebridge.selldone import FulfilmentState
+from filebridge.tables import normalise_key
 
 __all__ = [
     "CANONICAL_COLUMNS",

@@ -27,8 +27,8 @@ from filebridge.inbox.report import (
     write_result_file,
     write_unreadable_explanation,
 )
+from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
-from filebridge.journal.store import Journal
 
 __all__ = [
     "PROCESSING_DIR",

@@ -30,9 +30,7 @@ from typing import Final, Literal
 import xlsxwriter
 
 from filebridge.errors import RowIssue, StorageError
-from filebridge.tables.cells import normalise_key
-from filebridge.tables.excel_safety import escape_csv_text
-from filebridge.tables.table_model import RawRow, Table
+from filebridge.tables import RawRow, Table, escape_csv_text, normalise_key
 
 __all__ = [
     "ERROR_COLUMN",

@@ -32,9 +32,9 @@ from filebridge.inbox.moves import (
 )
 from filebridge.inbox.readiness import ScanMemory
 from filebridge.inbox.scan import scan_inbox
+from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
-from filebridge.journal.store import Journal
-from filebridge.selldone.client import SelldoneClient
+from filebridge.selldone import SelldoneClient
 
 __all__ = ["FileReport", "InboxResult", "run_inbox"]
 

@@ -23,7 +23,7 @@ from filebridge.inbox.readiness import (
     observe,
     sort_out,
 )
-from filebridge.tables.readers import SUPPORTED_SUFFIXES
+from filebridge.tables import SUPPORTED_SUFFIXES
 
 __all__ = ["scan_inbox"]
 

@@ -33,10 +33,13 @@ from filebridge.inbox.inbound_mapping import (
     STATE_VALUES,
     InboundMapping,
 )
-from filebridge.selldone.models import FulfilmentState
-from filebridge.tables.cells import (
+from filebridge.selldone import FulfilmentState
+from filebridge.tables import (
     CellProblem,
     ParsedColumn,
+    RawRow,
+    Table,
+    building_rows,
     column_letter,
     normalise_key,
     parse_decimal,
@@ -45,7 +48,6 @@ from filebridge.tables.cells import (
     parse_tracking_codes,
     parse_tracking_urls,
 )
-from filebridge.tables.table_model import RawRow, Table, building_rows
 
 __all__ = [
     "MAX_MEASURE",

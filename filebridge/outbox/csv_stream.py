@@ -36,7 +36,7 @@ from filebridge.outbox.fields import NUMBER_KINDS, TEXT_KINDS, ColumnKind
 from filebridge.outbox.mapping import ColumnSpec, MappingSpec
 from filebridge.outbox.order_rows import Cell
 from filebridge.outbox.table_writer import TableWriter, storage_errors
-from filebridge.tables.excel_safety import DANGEROUS_LEADING, ESCAPE, escape_csv_text
+from filebridge.tables import DANGEROUS_LEADING, ESCAPE, escape_csv_text
 
 if TYPE_CHECKING:
     from _csv import Writer as CsvWriter

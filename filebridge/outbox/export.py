@@ -39,8 +39,8 @@ from typing import Protocol
 from filebridge.config import Settings
 from filebridge.errors import ConfigError, StorageError
 from filebridge.folders import ensure_folder
+from filebridge.journal import Journal
 from filebridge.journal import exports as ledger
-from filebridge.journal.store import Journal
 from filebridge.outbox.csv_stream import csv_cell_renderers
 from filebridge.outbox.mapping import MappingSpec, parse_mapping, render_filename
 from filebridge.outbox.order_rows import order_to_rows
@@ -54,8 +54,7 @@ from filebridge.outbox.writers import (
     write_done_marker,
 )
 from filebridge.presets import EXPORT, read_mapping_text
-from filebridge.selldone.client import PAGE_OVERLAP
-from filebridge.selldone.models import Order
+from filebridge.selldone import PAGE_OVERLAP, Order
 
 __all__ = [
     "ORDER_TYPE",

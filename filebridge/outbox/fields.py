@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from filebridge.selldone.models import Order, OrderItem, ReceiverInfo
+from filebridge.selldone import Order, OrderItem, ReceiverInfo
 
 __all__ = [
     "FIELDS",

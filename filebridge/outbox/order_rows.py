@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from filebridge.outbox.dialect import Dialect, RowMode
 from filebridge.outbox.fields import FIELDS, TEXT_KINDS, TIME_KINDS, ColumnKind
 from filebridge.outbox.mapping import ColumnSpec, MappingSpec
-from filebridge.selldone.models import Order, OrderItem
+from filebridge.selldone import Order, OrderItem
 
 __all__ = [
     "CURRENCY_DECIMALS",

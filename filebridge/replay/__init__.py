@@ -1,1 +1,22 @@
-"""Validated rows → ordered API calls: fulfilment planning, per-row replay, reconciliation and the order book."""
+"""Validated rows → ordered API calls: fulfilment planning, one row's replay, a
+file's rows in order, reconciliation of unanswered writes and the order book.
+
+May import: `selldone`, `journal` and `errors`. Not `inbox`: the inbox calls replay,
+never the other way round.
+"""
+
+from filebridge.replay.fulfilment import ActionKind, apply, parse_state, plan_actions
+from filebridge.replay.order_book import OrderBook, OrderFacts
+from filebridge.replay.row import RowWork
+from filebridge.replay.rows import replay_rows
+
+__all__ = [
+    "ActionKind",
+    "OrderBook",
+    "OrderFacts",
+    "RowWork",
+    "apply",
+    "parse_state",
+    "plan_actions",
+    "replay_rows",
+]

@@ -39,7 +39,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from filebridge.selldone.models import FULFILMENT_SEQUENCE, FulfilmentState
+from filebridge.selldone import FULFILMENT_SEQUENCE, FulfilmentState
 
 __all__ = [
     "RETURNED_STATE",

@@ -13,11 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from filebridge.journal import Journal, earliest_export_update
 from filebridge.journal import inbox as ledger
-from filebridge.journal.exports import earliest_export_update
-from filebridge.journal.store import Journal
-from filebridge.selldone.client import MAX_PAGE_SIZE, SelldoneClient
-from filebridge.selldone.models import Order
+from filebridge.selldone import MAX_PAGE_SIZE, Order, SelldoneClient
 
 __all__ = ["PREFETCH_MIN_UNKNOWN", "OrderBook", "OrderFacts"]
 

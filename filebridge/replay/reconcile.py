@@ -14,11 +14,11 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
-from filebridge.journal.store import Journal
 from filebridge.replay.fulfilment import ActionKind, parse_state
 from filebridge.replay.order_book import OrderFacts
-from filebridge.selldone.models import FULFILMENT_SEQUENCE, FulfilmentState
+from filebridge.selldone import FULFILMENT_SEQUENCE, FulfilmentState
 
 __all__ = ["StepInFlightError", "reconcile_sent_steps"]
 

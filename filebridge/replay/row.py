@@ -22,8 +22,8 @@ from filebridge.errors import (
     RequestFate,
     TransitionRejectedError,
 )
+from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
-from filebridge.journal.store import Journal
 from filebridge.replay.fulfilment import (
     Action,
     ActionKind,
@@ -36,8 +36,7 @@ from filebridge.replay.fulfilment import (
 )
 from filebridge.replay.order_book import OrderBook, OrderFacts
 from filebridge.replay.reconcile import reconcile_sent_steps
-from filebridge.selldone.client import SelldoneClient
-from filebridge.selldone.models import FulfilmentState
+from filebridge.selldone import FulfilmentState, SelldoneClient
 
 __all__ = ["RowOutcome", "RowReplay", "RowWork", "step_key"]
 

@@ -37,11 +37,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from filebridge.errors import ApiRejectedError, ApiUnavailableError
-from filebridge.journal.store import Journal
+from filebridge.journal import Journal
 from filebridge.replay.order_book import OrderBook
 from filebridge.replay.reconcile import StepInFlightError
 from filebridge.replay.row import RowOutcome, RowReplay, RowWork
-from filebridge.selldone.client import SelldoneClient
+from filebridge.selldone import SelldoneClient
 
 __all__ = ["ReplayResult", "replay_rows"]
 
