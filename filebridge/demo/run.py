@@ -4,7 +4,7 @@ No config and no network: the demo starts the sandbox on loopback (seeded, so ev
 shows the same orders), writes a `filebridge.toml` for it, exports the paid orders with
 the default mapping, drops the sample files (`sample_files`) into the inbox one after
 another, replays them, and tells a person what happened and where the files are
-(`demo_report`).
+(`demo.report`).
 
 The real pieces run as `filebridge run` runs them (lock, journal, client, `run_pass`),
 with two differences that keep the demo to a few seconds: `settle_seconds = 0` (the

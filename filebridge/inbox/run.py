@@ -1,7 +1,7 @@
 """Inbox use case, one pass: resume open claims, then claim and process each complete file.
 
-The parts: `inbox_scan` finds the complete files (`inbox_readiness` holds the pure
-rules), `inbox_moves` claims and files them away, `inbox_file` processes one claimed
+The parts: `inbox.scan` finds the complete files (`inbox.readiness` holds the pure
+rules), `inbox.moves` claims and files them away, `inbox.file` processes one claimed
 file (read → validate → replay → archive), `dry_run` plans without touching anything.
 Open claims are resumed before anything new is taken, so files are replayed in
 arrival order; the pass stops at the first file that cannot finish now (API down,

@@ -1,7 +1,7 @@
 """One scan of the inbox folder: two looks at its files, an open probe, ready vs waiting.
 
 A fresh listing is the source of truth (events only wake the watcher sooner). Only
-regular files are looked at (no directories, no symlinks); `inbox_readiness` decides
+regular files are looked at (no directories, no symlinks); `inbox.readiness` decides
 which of them are complete. A file that is complete but cannot be opened (a Windows
 sharing violation) waits: "later", never "failed".
 """

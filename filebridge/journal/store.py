@@ -2,7 +2,7 @@
 
 Every decision and its record are written in one transaction (`with journal.atomic():`).
 Queries that belong to one use case live in that use case's ledger module
-(`export_ledger`, `inbox_ledger`), which take a `Journal`; the schema stays here so a newcomer
+(`journal.exports`, `journal.inbox`), which take a `Journal`; the schema stays here so a newcomer
 reads it in one place. To change the schema, append a new named migration: never edit one that
 has shipped.
 """

@@ -46,7 +46,7 @@ class OrderBook:
         self._client = client
         self._journal = journal
         self._facts: dict[int, OrderFacts] = {}
-        self.calls = 0  # API calls this run: reads here, writes counted by row_replay
+        self.calls = 0  # API calls this run: reads here, writes counted by replay.row
 
     def get(self, order_id: int) -> OrderFacts | None:
         if order_id in self._facts:

@@ -304,7 +304,7 @@ class RowReplay:
     def _unanswered(self, key: str, action: Action, exc: ApiError) -> None:
         """The request ended without a usable answer; the row stays pending.
 
-        What happened to the request is `exc.fate` (`api_responses` decides it). Not
+        What happened to the request is `exc.fate` (`selldone.responses` decides it). Not
         processed: the step is `planned` again. Otherwise it may have been applied: it
         stays `sent` and is reconciled, at once if the shop is done with it (`ended`),
         else only after the in-flight grace.

@@ -25,7 +25,7 @@ leaves this row and the rest of the file pending (returned, not raised, as
 `ReplayResult.unavailable`); `AuthError` restores the in-flight step to `planned` (a
 401/403 is answered before anything is applied) and is re-raised at once.
 
-Here: the rows of one file in order. One row's steps are `row_replay`; settling the
+Here: the rows of one file in order. One row's steps are `replay.row`; settling the
 steps a crash left `sent` is `reconcile`; what is known of each order is `order_book`.
 """
 

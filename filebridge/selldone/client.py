@@ -2,8 +2,8 @@
 
 `SelldoneClient` knows the endpoints: paths, query parameters, request bodies, paging
 and the models of the answers. Everything foreign stops inside the client adapter:
-`api_transport` sends each request (rate limit, retries; the retry policy is in its
-docstring) and translates `requests` errors, `api_responses` judges every HTTP answer
+`selldone.transport` sends each request (rate limit, retries; the retry policy is in its
+docstring) and translates `requests` errors, `selldone.responses` judges every HTTP answer
 and translates `pydantic` errors on a response. Callers only ever see the classes of
 `filebridge.errors`.
 """
@@ -29,7 +29,7 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "MAX_PAGE_SIZE",
     "PAGE_OVERLAP",
-    "CallRecord",  # owned by api_transport; jobs.py imports it from here
+    "CallRecord",  # owned by selldone.transport; jobs.py imports it from here
     "SelldoneClient",
 ]
 
@@ -48,7 +48,7 @@ DEFAULT_WITH: tuple[str, ...] = ("items", "buyer", "products")
 
 
 class SelldoneClient:
-    """The order endpoints of one shop, rate-limited and retried (`api_transport`).
+    """The order endpoints of one shop, rate-limited and retried (`selldone.transport`).
 
     `on_call` receives a `CallRecord` for every HTTP attempt, retries included.
     One client per thread (a `requests.Session` is not thread-safe); threads that work

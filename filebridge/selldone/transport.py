@@ -1,7 +1,7 @@
 """Sending one request to Selldone: auth header, shared rate limiter, retries.
 
 Part of the client adapter (`selldone`): the endpoints call `ApiTransport.send`, which
-hands every answer to `api_responses.classify_response`.
+hands every answer to `selldone.responses.classify_response`.
 
 Retry policy (one place: `send`, through `stamina`):
 
@@ -138,7 +138,7 @@ class ApiTransport:
         """Send one request with retries (module docstring); return its JSON object.
 
         This is the one place where `requests` errors become filebridge errors (the
-        wording is `api_responses.unavailable_error`).
+        wording is `selldone.responses.unavailable_error`).
         """
         url = self.base_url + path
         if params:
