@@ -392,6 +392,41 @@ def watch(config_path: Path) -> None:
     click.echo("Stopped cleanly.")
 
 
+@cli.command("dashboard")
+@config_option
+@click.option(
+    "--port",
+    type=int,
+    default=8766,
+    show_default=True,
+    help="Port to serve on (0 picks a free one).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to serve on; any but loopback needs FILEBRIDGE_DASHBOARD_PASSWORD.",
+)
+def dashboard(config_path: Path, port: int, host: str) -> None:
+    """Serve the local dashboard (health, exports, inbox, orders, log) until Ctrl-C."""
+    try:
+        from filebridge.dashboard import DashboardServer
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"The dashboard needs {exc.name}, which is not installed.",
+            hint='Install the extra: pip install "filebridge[dashboard]"',
+        ) from exc
+
+    settings = load_config(config_path)
+    stop = stop_on_signals()
+    with DashboardServer(settings, host=host, port=port) as server:
+        click.echo(f"Dashboard on {server.url} ; press Ctrl-C to stop.")
+        if not server.protected:
+            click.echo("Only this machine can open it (loopback).")
+        server.wait(stop)
+    click.echo("Stopped cleanly.")
+
+
 @cli.group("mapping")
 def mapping_group() -> None:
     """Check or preview a column mapping (mappings/*.toml)."""

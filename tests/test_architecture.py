@@ -39,6 +39,7 @@ PARTS = {
     "inbox",
     "demo",
     "sandbox",
+    "dashboard",
 }
 # What each part may import of filebridge besides itself: only ever downwards.
 PART_MAY_IMPORT: dict[str, set[str]] = {
@@ -49,8 +50,13 @@ PART_MAY_IMPORT: dict[str, set[str]] = {
     "outbox": {"selldone", "journal", "tables"} | FOUNDATION,
     "replay": {"selldone", "journal", "errors"},
     "inbox": {"tables", "replay", "selldone", "journal"} | FOUNDATION,
-    "demo": PARTS - {"demo"} | FOUNDATION | {"jobs"},
+    "demo": PARTS - {"demo", "dashboard"} | FOUNDATION | {"jobs"},
+    "dashboard": {"journal", "tables", "outbox", "inbox"}
+    | FOUNDATION
+    | {"status", "jobs"},
 }
+# The dashboard sits on top: only the CLI starts it.
+DASHBOARD_IMPORTERS = {"cli"}
 # The foundation is imported by the parts, so it imports no part and no use case.
 FOUNDATION_MAY_IMPORT = {"errors"}
 PURE = {
@@ -193,6 +199,12 @@ def violations(pkg: pathlib.Path) -> list[str]:
             root = target.split(".")[0]
             if root == "cli" and me != "__main__":
                 found.append(f"{where}: imports cli (nothing but __main__ may)")
+            if (
+                root == "dashboard"
+                and my_part != "dashboard"
+                and me not in DASHBOARD_IMPORTERS
+            ):
+                found.append(f"{where}: imports dashboard (only cli may)")
             if my_part is not None and root != my_part:
                 allowed = PART_MAY_IMPORT.get(my_part, set())
                 if root not in allowed:
@@ -284,6 +296,26 @@ def test_rules_name_only_modules_that_exist() -> None:
             "journal may not import log",
         ),
         ("watch.py", "import fcntl", "POSIX-only"),
+        (
+            "jobs.py",
+            "from filebridge.dashboard import create_app",
+            "imports dashboard (only cli may)",
+        ),
+        (
+            "demo/run.py",
+            "from filebridge.dashboard import create_app",
+            "demo may not import dashboard",
+        ),
+        (
+            "dashboard/data.py",
+            "from filebridge.selldone import SelldoneClient",
+            "dashboard may not import selldone",
+        ),
+        (
+            "cli.py",
+            "from filebridge.dashboard.data import health",
+            "reaches into dashboard.data",
+        ),
     ],
 )
 def test_a_planted_violation_is_caught(
