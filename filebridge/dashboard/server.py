@@ -101,6 +101,7 @@ class DashboardServer:
             return
         self._stopped = True
         server = self._server
+        logging.getLogger("waitress").setLevel(logging.ERROR)  # closing is not news
         for channel in list(server._map.values()):  # waitress has no public stop
             channel.handle_close()
         server.task_dispatcher.shutdown()
