@@ -372,23 +372,47 @@ def inbox(config_path: Path, dry_run: bool) -> None:
 
 @cli.command("watch")
 @config_option
-def watch(config_path: Path) -> None:
+@click.option(
+    "--dashboard",
+    "with_dashboard",
+    is_flag=True,
+    help="Also serve the dashboard (on dashboard.port, else 8766); it is served "
+    "anyway when dashboard.port is set.",
+)
+def watch(config_path: Path, with_dashboard: bool) -> None:
     """Run until stopped: watch the inbox and export every [export] interval_minutes.
 
     Ctrl-C or SIGTERM stops it cleanly after the API step in flight.
     """
+    from contextlib import nullcontext
+
     from filebridge.cli_text import export_summary, inbox_summary
-    from filebridge.jobs import run_watch
+    from filebridge.jobs import WatchRequests, run_watch
 
     settings = load_config(config_path)
+    serve = with_dashboard or settings.dashboard.port is not None
+    dashboard_server = _dashboard_server_class() if serve else None
     stop = stop_on_signals()
-    click.echo(f"Watching {settings.folders.inbox}; press Ctrl-C to stop.")
-    run_watch(
-        settings,
-        stop=stop,
-        on_export=lambda r: click.echo(export_summary(r)) if r.orders else None,
-        on_pass=lambda r: click.echo(inbox_summary(r)) if r.files else None,
-    )
+    requests = WatchRequests()
+    served: Any = nullcontext()
+    if dashboard_server is not None:
+        served = dashboard_server(
+            settings,
+            host=settings.dashboard.host,
+            port=_dashboard_port(settings, None),
+            reexport=lambda _s, order_id: requests.reexport(order_id, timeout=120.0),
+        )
+    with served as server:
+        if server is not None:
+            click.echo(f"Dashboard on {server.url}")
+        click.echo(f"Watching {settings.folders.inbox}; press Ctrl-C to stop.")
+        run_watch(
+            settings,
+            stop=stop,
+            on_export=lambda r: click.echo(export_summary(r)) if r.orders else None,
+            on_pass=lambda r: click.echo(inbox_summary(r)) if r.files else None,
+            requests=requests,
+        )
     click.echo("Stopped cleanly.")
 
 
@@ -397,18 +421,34 @@ def watch(config_path: Path) -> None:
 @click.option(
     "--port",
     type=int,
-    default=8766,
-    show_default=True,
-    help="Port to serve on (0 picks a free one).",
+    default=None,
+    help="Port to serve on (0 picks a free one); default dashboard.port, else 8766.",
 )
 @click.option(
     "--host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to serve on; any but loopback needs FILEBRIDGE_DASHBOARD_PASSWORD.",
+    default=None,
+    help="Address to serve on (default dashboard.host, i.e. 127.0.0.1); any but "
+    "loopback needs FILEBRIDGE_DASHBOARD_PASSWORD.",
 )
-def dashboard(config_path: Path, port: int, host: str) -> None:
+def dashboard(config_path: Path, port: int | None, host: str | None) -> None:
     """Serve the local dashboard (health, exports, inbox, orders, log) until Ctrl-C."""
+    dashboard_server = _dashboard_server_class()
+    settings = load_config(config_path)
+    stop = stop_on_signals()
+    with dashboard_server(
+        settings,
+        host=host or settings.dashboard.host,
+        port=_dashboard_port(settings, port),
+    ) as server:
+        click.echo(f"Dashboard on {server.url} ; press Ctrl-C to stop.")
+        if not server.protected:
+            click.echo("Only this machine can open it (loopback).")
+        server.wait(stop)
+    click.echo("Stopped cleanly.")
+
+
+def _dashboard_server_class() -> Any:
+    """The dashboard's server, or a ConfigError saying how to install its extra."""
     try:
         from filebridge.dashboard import DashboardServer
     except ModuleNotFoundError as exc:
@@ -416,15 +456,13 @@ def dashboard(config_path: Path, port: int, host: str) -> None:
             f"The dashboard needs {exc.name}, which is not installed.",
             hint='Install the extra: pip install "filebridge[dashboard]"',
         ) from exc
+    return DashboardServer
 
-    settings = load_config(config_path)
-    stop = stop_on_signals()
-    with DashboardServer(settings, host=host, port=port) as server:
-        click.echo(f"Dashboard on {server.url} ; press Ctrl-C to stop.")
-        if not server.protected:
-            click.echo("Only this machine can open it (loopback).")
-        server.wait(stop)
-    click.echo("Stopped cleanly.")
+
+def _dashboard_port(settings: Settings, port: int | None) -> int:
+    if port is not None:
+        return port
+    return settings.dashboard.port if settings.dashboard.port is not None else 8766
 
 
 @cli.group("mapping")

@@ -118,6 +118,13 @@ class LogSettings(_Section):
     file_backups: int = Field(default=5, ge=0)
 
 
+class DashboardSettings(_Section):
+    """`[dashboard]`: the local web dashboard (`filebridge dashboard`, `watch`)."""
+
+    port: int | None = Field(default=None, ge=0, le=65535)
+    host: str = "127.0.0.1"
+
+
 class Settings(_Section):
     """The whole configuration; `source` is the file it came from (None when built in code)."""
 
@@ -127,6 +134,7 @@ class Settings(_Section):
     inbox: InboxSettings = InboxSettings()
     limits: LimitSettings = LimitSettings()
     log: LogSettings = LogSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     source: Path | None = None
 
     @property

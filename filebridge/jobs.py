@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +19,7 @@ from filebridge.config import Settings
 from filebridge.errors import (
     EXIT_CLEAN,
     EXIT_REJECTED_ROWS,
+    AlreadyRunningError,
     ApiUnavailableError,
     ConfigError,
     FilebridgeError,
@@ -276,6 +280,62 @@ class ExportTimer:
             self.on_export(result)
 
 
+class WatchRequests:
+    """Re-exports asked of a running watcher from another thread (the dashboard).
+
+    `watch` holds the state folder's lock, so a re-export cannot take it: the request
+    runs in the watcher's loop instead, with its client, limiter and journal, before
+    the next inbox pass (`wake` starts that pass early).
+    """
+
+    def __init__(self) -> None:
+        self.wake = threading.Event()
+        self._queue: queue.SimpleQueue[tuple[int, Future[ExportResult]]] = (
+            queue.SimpleQueue()
+        )
+
+    def reexport(self, order_id: int, *, timeout: float) -> ExportResult:
+        """Ask for one re-export and wait for it, at most `timeout` seconds."""
+        future: Future[ExportResult] = Future()
+        self._queue.put((order_id, future))
+        self.wake.set()
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            if future.cancel():
+                raise AlreadyRunningError(
+                    f"The watcher stayed busy for {timeout:g} s; order {order_id} "
+                    "was not re-exported.",
+                    hint="Try again when the current inbox file is done.",
+                ) from None
+            return future.result()  # it started meanwhile: wait for its end
+
+    def run_due(
+        self, settings: Settings, client: SelldoneClient, journal: Journal
+    ) -> None:
+        """Run every waiting request (in the watcher's thread)."""
+        while True:
+            try:
+                order_id, future = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                with recording_failures(journal):
+                    result = run_export(
+                        settings,
+                        client,
+                        journal,
+                        now=datetime.now(UTC),
+                        reexport=(order_id,),
+                    )
+            except FilebridgeError as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+
 def run_watch(
     settings: Settings,
     *,
@@ -283,6 +343,7 @@ def run_watch(
     on_export: Callable[[ExportResult], None] | None = None,
     on_pass: Callable[[InboxResult], None] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
+    requests: WatchRequests | None = None,
 ) -> None:
     """Long-running mode: inbox watching plus an export every `export.interval_minutes`.
 
@@ -308,6 +369,8 @@ def run_watch(
 
     def on_tick() -> None:
         timer.tick(opened["client"], opened["journal"])
+        if requests is not None:
+            requests.run_due(settings, opened["client"], opened["journal"])
 
     with single_instance(settings.lock_path):
         log.info(
@@ -323,5 +386,6 @@ def run_watch(
             stop=stop,
             on_pass=on_pass,
             on_tick=on_tick,
+            wake=None if requests is None else requests.wake,
         )
         log.info("watcher stopped cleanly")

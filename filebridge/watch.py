@@ -107,12 +107,13 @@ class InboxWatcher:
         clock: Callable[[], float] = time.time,
         on_pass: Callable[[InboxResult], None] | None = None,
         on_tick: Callable[[], None] | None = None,
+        wake: threading.Event | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.on_pass = on_pass
         self.on_tick = on_tick
-        self.wake = threading.Event()
+        self.wake = wake or threading.Event()  # set by file events (or a request)
         self.memory = ScanMemory()
         self.observer: BaseObserver | None = None
         self.restarts = 0
@@ -268,14 +269,18 @@ def watch_inbox(
     on_pass: Callable[[InboxResult], None] | None = None,
     on_tick: Callable[[], None] | None = None,
     clock: Callable[[], float] = time.time,
+    wake: threading.Event | None = None,
 ) -> None:
     """Watch the inbox until `stop` is set (the CLI sets it on Ctrl-C/SIGTERM).
 
     `client_factory` gets the open journal, so the client can count its calls there
-    (`jobs.open_client(settings, journal=journal)`).
+    (`jobs.open_client(settings, journal=journal)`). Setting `wake` starts the next
+    tick and pass early (the dashboard's requests).
 
     Returns normally after a clean stop; raises `AuthError` when the token is refused.
     """
-    watcher = InboxWatcher(settings, clock=clock, on_pass=on_pass, on_tick=on_tick)
+    watcher = InboxWatcher(
+        settings, clock=clock, on_pass=on_pass, on_tick=on_tick, wake=wake
+    )
     with journal_factory() as journal, client_factory(journal) as client:
         watcher.run(client, journal, stop=stop)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -382,3 +384,65 @@ def test_the_packaged_files_exist() -> None:
         "log.html",
     }
     assert (root / "static" / "dashboard.css").is_file()
+
+
+# --- served by `watch` ------------------------------------------------------------------
+
+
+def test_watch_serves_the_dashboard_and_runs_its_reexport_under_its_own_lock(
+    site: DemoSite, tmp_path: Path
+) -> None:
+    """`dashboard.port` makes `watch` serve it; a re-export runs in the watcher's loop
+    (the watcher holds the lock, so a separate `run_once` could not)."""
+    import requests
+
+    config = site.report.config_path
+    original = config.read_text(encoding="utf-8")
+    config.write_text(original + "\n[dashboard]\nport = 0\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SELLDONE_")}
+    env.update(SELLDONE_TOKEN=site.box.token, PYTHONUNBUFFERED="1")
+    out = tmp_path / "watch.out"
+    before = {p.name for p in site.settings.folders.outbox.iterdir()}
+    with out.open("w") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "filebridge", "watch", "-c", str(config)],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        url = wait_for_url(out, proc)
+        web = requests.Session()
+        html = web.get(url + "order?id=15005", timeout=10).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        nonce = re.search(r'name="nonce" value="([^"]+)"', html)
+        assert token
+        assert nonce
+        reply = web.post(
+            url + "order/15005/reexport",
+            data={"csrf_token": token.group(1), "nonce": nonce.group(1)},
+            timeout=60,
+        )
+        assert reply.status_code == 200  # after the redirect to the order page
+        new = {p.name for p in site.settings.folders.outbox.iterdir()} - before
+        assert len(new) == 1, reply.text
+        assert f"re-exported to {next(iter(new))}" in reply.text
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0, out.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        config.write_text(original, encoding="utf-8")
+    assert "Stopped cleanly." in out.read_text()
+
+
+def wait_for_url(out: Path, proc: subprocess.Popen[bytes]) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = re.search(r"Dashboard on (http://\S+/)", out.read_text())
+        if found:
+            return found.group(1)
+        assert proc.poll() is None, out.read_text()
+        time.sleep(0.05)
+    pytest.fail(f"watch printed no dashboard URL: {out.read_text()}")

@@ -22,6 +22,7 @@ from pydantic import BaseModel, SecretStr
 from filebridge import errors
 from filebridge.cli import cli
 from filebridge.config import TOKEN_ENV, Settings
+from filebridge.dashboard import PASSWORD_ENV
 from filebridge.errors import FilebridgeError
 from filebridge.inbox.file import load_inbound_mapping
 from filebridge.outbox.export import load_mapping
@@ -237,7 +238,8 @@ def test_config_table_default_matches_the_model(key: str) -> None:
 def test_environment_variables_in_the_readme_are_the_ones_the_code_reads() -> None:
     """The README names exactly the environment variables filebridge reads."""
     named = set(re.findall(r"\b(?:SELLDONE|FILEBRIDGE)_[A-Z_]+\b", README))
-    assert named == {TOKEN_ENV}
+    # FILEBRIDGE_SCREENSHOTS is read by tests/test_dashboard_browser.py only.
+    assert named == {TOKEN_ENV, PASSWORD_ENV, "FILEBRIDGE_SCREENSHOTS"}
 
 
 def test_export_presets_in_the_readme_are_the_packaged_ones() -> None:
