@@ -446,3 +446,120 @@ def wait_for_url(out: Path, proc: subprocess.Popen[bytes]) -> str:
         assert proc.poll() is None, out.read_text()
         time.sleep(0.05)
     pytest.fail(f"watch printed no dashboard URL: {out.read_text()}")
+
+
+def test_the_cli_serves_with_the_password_until_sigterm(
+    site: DemoSite, tmp_path: Path
+) -> None:
+    import requests
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SELLDONE_")}
+    env.update({PASSWORD_ENV: "pw-for-test", "PYTHONUNBUFFERED": "1"})
+    out = tmp_path / "dashboard.out"
+    with out.open("w") as handle:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "filebridge", "dashboard", "--port", "0"),
+                *("-c", str(site.report.config_path)),
+            ],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        url = wait_for_url(out, proc)
+        assert requests.get(url, timeout=10).status_code == 401
+        assert requests.get(url, auth=("x", "wrong"), timeout=10).status_code == 401
+        page = requests.get(url + "inbox", auth=("x", "pw-for-test"), timeout=10)
+        assert page.status_code == 200
+        assert "Rejected rows" in page.text
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0, out.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert "Stopped cleanly." in out.read_text()
+
+
+# --- the data module ---------------------------------------------------------------------
+
+
+def test_health_names_doubtful_steps_and_held_orders(
+    site: DemoSite, tmp_path: Path
+) -> None:
+    """A step sent without an answer and the row waiting behind it turn the verdict."""
+    from datetime import UTC, datetime
+
+    from filebridge.dashboard.data import health
+    from filebridge.journal import Journal
+
+    copy = tmp_path / "journal.sqlite3"
+    copy.write_bytes(site.journal_path.read_bytes())
+    with Journal.open(copy) as journal:
+        clean = health(site.settings, journal, now=datetime.now(UTC))
+        assert clean.doubtful_steps == ()
+        assert clean.held_orders == ()
+        journal.execute(
+            "UPDATE steps SET state = 'sent', finished_at = NULL "
+            "WHERE id = (SELECT max(id) FROM steps)"
+        )
+        (order,) = journal.query(
+            "SELECT order_id, file_id, row_number FROM steps "
+            "WHERE id = (SELECT max(id) FROM steps)"
+        )
+        journal.execute(
+            "UPDATE inbox_rows SET outcome = 'pending' WHERE file_id = ? "
+            "AND row_number = ?",
+            (order[1], order[2]),
+        )
+        staged = health(site.settings, journal, now=datetime.now(UTC))
+    assert [s.order_id for s in staged.doubtful_steps] == [order[0]]
+    assert staged.held_orders == (order[0],)
+    assert staged.verdict == "WARNING"
+    assert "1 doubtful API step(s) (sent, no answer yet)" in staged.reasons
+    assert "1 order(s) held by pending rows" in staged.reasons
+
+
+def test_the_budget_chart_counts_calls_per_bucket_and_the_busiest_minute(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from filebridge.dashboard.data import api_budget
+    from filebridge.journal import Journal
+
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        for minutes_ago, n in ((1, 3), (2, 2), (50, 4), (400, 9)):  # 400: too old
+            for _ in range(n):
+                at = (now - timedelta(minutes=minutes_ago)).isoformat()
+                journal.record_api_call("GET", "/x", 200, at)
+        chart = api_budget(journal, now=now, hours=6, per_minute_limit=80)
+    assert chart.total == 9
+    assert chart.peak_minute == 4
+    counts = [bar.calls for bar in chart.bars]
+    assert len(counts) == 24
+    assert counts[-1] == 5  # 11:45-12:00
+    assert counts[-4] == 4  # 11:00-11:15 holds 11:10
+    assert sum(counts) == 9
+    tallest = max(chart.bars, key=lambda bar: bar.height)
+    assert tallest.calls == 5
+    assert tallest.y + tallest.height == chart.height
+
+
+def test_times_are_shown_in_the_machines_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as clock
+
+    from filebridge.dashboard.data import local_time
+
+    if not hasattr(clock, "tzset"):
+        pytest.skip("time.tzset is POSIX only")
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    clock.tzset()
+    try:
+        assert local_time("2026-12-02T06:00:00+00:00") == "2026-12-02 07:00:00"
+        assert local_time("2026-07-02T06:00:00.123+00:00") == "2026-07-02 08:00:00"
+    finally:
+        monkeypatch.undo()  # the previous TZ back, then re-read it
+        clock.tzset()
