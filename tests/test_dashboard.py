@@ -380,6 +380,7 @@ def test_the_packaged_files_exist() -> None:
     root = Path(__file__).parents[1] / "filebridge" / "dashboard"
     names = {p.name for p in (root / "templates").glob("*.html")}
     assert names == {"base.html", "health.html", "exports.html", "inbox.html"} | {
+        "trouble.html",
         "order.html",
         "log.html",
     }
@@ -563,3 +564,16 @@ def test_times_are_shown_in_the_machines_zone(monkeypatch: pytest.MonkeyPatch) -
     finally:
         monkeypatch.undo()  # the previous TZ back, then re-read it
         clock.tzset()
+
+
+def test_a_journal_that_cannot_be_opened_is_explained_not_a_crash(
+    site: DemoSite, tmp_path: Path
+) -> None:
+    """The state folder is a file (a share gone wrong): the page says so, with a 503."""
+    blocked = tmp_path / "state-is-a-file"
+    blocked.write_text("not a folder", encoding="utf-8")
+    folders = site.settings.folders.model_copy(update={"state": blocked})
+    broken = site.settings.model_copy(update={"folders": folders})
+    reply = create_app(broken).test_client().get("/")
+    assert reply.status_code == 503
+    assert "Cannot open the journal" in reply.get_data(as_text=True)

@@ -34,6 +34,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from filebridge.config import LOOPBACK_HOSTS, Settings
 from filebridge.dashboard import data
 from filebridge.dashboard.actions import Actions, Reexport, run_reexport
+from filebridge.errors import FilebridgeError
 from filebridge.journal import Journal
 
 __all__ = ["PASSWORD_ENV", "create_app"]
@@ -107,6 +108,12 @@ def create_app(
             "zone": datetime.now().astimezone().tzname() or "local",
             "shop_id": settings.selldone.shop_id,
         }
+
+    @app.errorhandler(FilebridgeError)
+    def trouble(exc: FilebridgeError) -> tuple[str, int]:
+        """A journal that is locked or gone: say so, with the CLI's hint, not a 500."""
+        log.warning("dashboard: %s", exc)
+        return render_template("trouble.html", error=exc, active=""), 503
 
     @app.get("/")
     def health_page() -> str:

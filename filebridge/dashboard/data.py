@@ -514,16 +514,16 @@ def _inbox_row(r: Any) -> InboxRow:
 
 def _waiting(inbox: Path) -> list[str]:
     """Files in the inbox that no run has claimed yet (by name, oldest first)."""
+    entries: list[tuple[float, str]] = []
     try:
-        entries = [
-            p
-            for p in inbox.iterdir()
-            if p.name != PROCESSING_DIR and p.is_file() and not p.name.startswith(".")
-        ]
-    except OSError:
-        return []
-    entries.sort(key=lambda p: p.stat().st_mtime)
-    return [p.name for p in entries]
+        for p in inbox.iterdir():
+            if p.name != PROCESSING_DIR and p.is_file() and not p.name.startswith("."):
+                entries.append((p.stat().st_mtime, p.name))
+    except (
+        OSError
+    ):  # the share is gone, or a file was taken meanwhile: show what we saw
+        pass
+    return [name for _, name in sorted(entries)]
 
 
 def _failed_files(settings: Settings) -> list[FailedFile]:
@@ -539,7 +539,10 @@ def _failed_files(settings: Settings) -> list[FailedFile]:
         for entry in entries:
             if entry.is_symlink() or not entry.is_file() or entry.name.startswith("."):
                 continue
-            info = entry.stat()
+            try:
+                info = entry.stat()
+            except OSError:  # moved meanwhile (a run, or another dashboard tab)
+                continue
             found.append(
                 FailedFile(
                     name=entry.name,
