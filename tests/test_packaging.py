@@ -1,0 +1,82 @@
+"""The distribution users install: its own name, its version, and every data file shipped.
+
+Building and installing a real wheel is slow, so CI does that once (`.ci/wheel`: build,
+fresh venv with only the wheel, `filebridge demo` in an empty folder). These tests hold
+the rules that make that step pass and keep passing as files are added.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import filebridge
+from filebridge.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+README = (REPO / "README.md").read_text(encoding="utf-8")
+DISTRIBUTION = "selldone-filebridge"
+
+
+def test_distribution_is_ours_and_keeps_the_command_and_package() -> None:
+    """`filebridge` on the package index is another project: ours is selldone-filebridge."""
+    project = PYPROJECT["project"]
+    assert project["name"] == DISTRIBUTION
+    assert project["scripts"] == {"filebridge": "filebridge.cli:main"}
+    assert PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"] == [
+        "filebridge*"
+    ]
+    assert filebridge.DISTRIBUTION == DISTRIBUTION
+
+
+def test_version_is_read_from_the_installed_distribution() -> None:
+    """`filebridge --version` shows the installed version, not the source-tree fallback."""
+    installed = metadata.version(DISTRIBUTION)
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"filebridge, version {installed}"
+    assert "source" not in result.output
+    assert metadata.distribution(DISTRIBUTION).entry_points.select(
+        group="console_scripts", name="filebridge"
+    )
+
+
+def _data_files() -> list[str]:
+    """Every file in the package that is not Python source, relative to filebridge/."""
+    package = REPO / "filebridge"
+    return sorted(
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*")
+        if path.is_file()
+        and path.suffix not in {".py", ".pyc"}
+        and "__pycache__" not in path.parts
+    )
+
+
+def test_every_data_file_in_the_package_is_in_the_wheel() -> None:
+    """Each non-Python file under filebridge/ matches a package-data glob, so it ships."""
+    globs = PYPROJECT["tool"]["setuptools"]["package-data"]["filebridge"]
+    files = _data_files()
+    assert "presets/default.toml" in files
+    missing = [f for f in files if not any(fnmatch.fnmatch(f, g) for g in globs)]
+    assert missing == [], f"add these to [tool.setuptools.package-data]: {missing}"
+
+
+def test_readme_installs_our_distribution_never_the_unrelated_one() -> None:
+    """README install lines name selldone-filebridge; `pip install filebridge` only as a warning."""
+    assert "pipx install selldone-filebridge" in README
+    paragraphs = README.split("\n\n")
+    wrong = [
+        p
+        for p in paragraphs
+        if re.search(r"pipx? install `?filebridge\b(?![-.])", p.replace("\n", " "))
+        and "another project" not in p
+        and "wrong program" not in p
+    ]
+    assert wrong == []
