@@ -245,7 +245,12 @@ def schedule(
 
 
 def _executable() -> str:
-    """The absolute path of the installed `filebridge` launcher (or python -m)."""
+    """The absolute path of the installed `filebridge` launcher (or python -m).
+
+    A frozen build is its own launcher: another `filebridge` on the PATH is not it.
+    """
+    if getattr(sys, "frozen", False):
+        return sys.executable
     found = shutil.which("filebridge")
     return str(Path(found).absolute()) if found else sys.executable
 

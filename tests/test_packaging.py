@@ -8,11 +8,14 @@ the rules that make that step pass and keep passing as files are added.
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
+import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 import filebridge
@@ -80,3 +83,41 @@ def test_readme_installs_our_distribution_never_the_unrelated_one() -> None:
         and "wrong program" not in p
     ]
     assert wrong == []
+
+
+def test_frozen_build_schedules_itself_not_another_filebridge_on_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a frozen build, `schedule` names the frozen program, even with a pipx one on PATH."""
+    other = tmp_path / "bin" / "filebridge"
+    other.parent.mkdir()
+    other.write_text("#!/bin/sh\n", encoding="utf-8")
+    other.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{other.parent}{os.pathsep}{os.environ['PATH']}")
+    frozen = tmp_path / "Program Files" / "filebridge ü" / "filebridge.exe"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # what PyInstaller sets
+    monkeypatch.setattr(sys, "executable", str(frozen))
+    runner = CliRunner()
+    made = runner.invoke(cli, ["init", str(tmp_path / "cfg"), "--shop-id", "1"])
+    assert made.exit_code == 0, made.output
+    result = runner.invoke(
+        cli, ["schedule", "-c", str(tmp_path / "cfg" / "filebridge.toml")]
+    )
+    assert result.exit_code == 0, result.output
+    assert str(frozen) in result.output
+    assert str(other) not in result.output
+
+
+def test_ci_builds_the_wheel_and_the_frozen_folder_from_the_spec() -> None:
+    """CI runs both install checks; the spec ships the data, the metadata, every module."""
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert "bash .ci/wheel" in ci
+    assert "bash .ci/frozen" in ci
+    assert ci.index("bash .ci/frozen") < ci.index("python -m pytest")
+    spec = (REPO / "frozen" / "filebridge.spec").read_text(encoding="utf-8")
+    for needed in (
+        'collect_data_files("filebridge")',
+        f'copy_metadata("{DISTRIBUTION}")',
+        'collect_submodules("filebridge")',
+    ):
+        assert needed in spec
