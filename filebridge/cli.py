@@ -510,8 +510,21 @@ def mapping_preview(mapping_file: str, config_path: Path, limit: int) -> None:
         click.echo(" | ".join(row))
 
 
+def _printable_output() -> None:
+    """Output redirected on Windows is cp1252: a `→` or a Cyrillic name must not crash.
+
+    A Windows console takes any text, but `filebridge demo > out.txt` or a Task
+    Scheduler log gets the ANSI code page; such a character becomes `?` there.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and stream.errors == "strict":
+            reconfigure(errors="replace")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: FilebridgeError → message, hint and its exit code; anything else → 70."""
+    _printable_output()
     try:
         cli.main(args=argv, prog_name="filebridge", standalone_mode=False)
     except click.exceptions.Abort:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -168,13 +168,24 @@ def _problem_text(error: Mapping[str, Any]) -> str:
     return f"{key}: {message}"
 
 
+def is_absolute_folder(value: str) -> bool:
+    """Absolute here or on Windows: `C:\\ERP\\in`, `C:/ERP/in`, `\\\\server\\share\\in`.
+
+    The same config is read on every system (and tested on Linux), so a Windows
+    absolute path is never joined onto the config's folder, wherever it is read.
+    """
+    return Path(value).is_absolute() or PureWindowsPath(value).is_absolute()
+
+
 def _resolve_folders(raw_folders: Mapping[str, Any], base: Path) -> dict[str, Any]:
     resolved: dict[str, Any] = dict(raw_folders)
     for name, value in raw_folders.items():
         if isinstance(value, str) and value:
             path = Path(value).expanduser()
             # A UNC path (\\server\share\...) is absolute on Windows; keep it as written.
-            if not path.is_absolute() and not value.startswith(("\\\\", "//")):
+            if not is_absolute_folder(str(path)) and not value.startswith(
+                ("\\\\", "//")
+            ):
                 path = base / path
             resolved[name] = path
     return resolved
@@ -213,11 +224,33 @@ def build_settings(
         ) from None  # pydantic's text echoes the input, token included
 
 
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),  # Notepad's "Unicode"
+    (b"\xfe\xff", "utf-16-be"),  # Notepad's "Unicode big endian"
+)
+
+
+def decode_config(data: bytes) -> str:
+    """The config's text, however Notepad saved it: by BOM, else UTF-8, else cp1252.
+
+    Notepad writes UTF-8 (with or without BOM), UTF-16 with BOM ("Unicode") or the ANSI
+    code page; tomllib wants text, and reads CRLF line ends as they are.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
 def load_settings(path: Path, *, environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate a filebridge.toml file."""
     path = path.expanduser().absolute()
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = decode_config(path.read_bytes())
     except FileNotFoundError as exc:
         raise ConfigError(
             f"Config file {path} does not exist.",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from filebridge.errors import MappingError
 
@@ -71,7 +71,8 @@ def read_mapping_text(
 
 def _read_file(name_or_path: str, base_dir: Path, kind: MappingKind) -> tuple[str, str]:
     path = Path(name_or_path).expanduser()
-    if not path.is_absolute():
+    # `C:\\ERP\\map.toml` and `\\\\server\\share\\map.toml` are absolute wherever this runs.
+    if not (path.is_absolute() or PureWindowsPath(name_or_path).is_absolute()):
         path = base_dir / path
     try:
         return path.read_text(encoding="utf-8-sig"), str(path)

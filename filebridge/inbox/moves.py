@@ -12,8 +12,11 @@ longer in `.processing/` is settled from what the journal recorded.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
+import os
+import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +26,7 @@ from filebridge.folders import ensure_folder
 from filebridge.inbox.report import (
     TEMP_GLOB,
     ResultLine,
+    temp_path,
     windows_safe_name,
     write_result_file,
     write_unreadable_explanation,
@@ -47,6 +51,7 @@ log = logging.getLogger(__name__)
 PROCESSING_DIR = ".processing"
 RESULT_SUFFIX = ".result.csv"
 HASH_CHUNK = 1 << 20
+ERROR_NOT_SAME_DEVICE = 17  # Windows: "cannot move the file to a different disk drive"
 
 
 def claim(
@@ -215,10 +220,56 @@ def _unique(folder: Path, name: str) -> Path:
 
 
 def _move(source: Path, target: Path) -> None:
+    """Rename `source` to `target`; across drives or shares, copy then delete."""
     try:
         source.replace(target)
     except OSError as exc:
+        if not _is_cross_device(exc):
+            raise StorageError(
+                f"Cannot move {source} to {target}: {exc.strerror or exc}.",
+                hint="Check that filebridge may write to the archive and failed folders.",
+            ) from exc
+        log.info(
+            "%s cannot be renamed into %s (%s); copying it there, then deleting it",
+            source.name,
+            target.parent,
+            exc.strerror or exc,
+        )
+        _copy_then_delete(source, target)
+
+
+def _is_cross_device(exc: OSError) -> bool:
+    """The rename failed only because the folders are on different drives or shares."""
+    return exc.errno == errno.EXDEV or getattr(exc, "winerror", None) == (
+        ERROR_NOT_SAME_DEVICE
+    )
+
+
+def _copy_then_delete(source: Path, target: Path) -> None:
+    """Copy to a temp name beside `target`, fsync, rename it in place, delete `source`.
+
+    The target folder only ever shows the whole file. A run killed before the delete
+    leaves the claim open with its file still in `.processing/`: the next run finishes
+    it and archives it again under a new name (a second copy, nothing lost or re-sent).
+    """
+    temp = temp_path(target)
+    try:
+        shutil.copy2(source, temp)
+        with temp.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        temp.replace(target)  # within one folder: a rename every share allows
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
         raise StorageError(
-            f"Cannot move {source} to {target}: {exc.strerror or exc}.",
+            f"Cannot copy {source} to {target}: {exc.strerror or exc}.",
             hint="Check that filebridge may write to the archive and failed folders.",
         ) from exc
+    try:
+        source.unlink()
+    except OSError as exc:  # the file is safe at `target`; only a stray copy is left
+        log.warning(
+            "copied %s to %s but cannot delete the original: %s; delete it by hand",
+            source,
+            target,
+            exc.strerror or exc,
+        )

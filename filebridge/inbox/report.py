@@ -58,6 +58,9 @@ _WINDOWS_DEVICES: Final = frozenset(
     | {f"{port}{digit}" for port in ("COM", "LPT") for digit in "0123456789¹²³"}
 )
 _WINDOWS_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+MAX_NAME_BYTES: Final = 160
+"""Longest name filebridge creates, leaving room for the suffixes it adds (≤ 255)."""
+_KEPT_TAIL: Final = 40
 
 Outcome = Literal["applied", "already-done", "rejected", "pending"]
 
@@ -79,12 +82,29 @@ def windows_safe_name(name: str) -> str:
     Characters Windows forbids become `_`; a reserved device name before the first dot
     gets a `_` (`CON.csv` → `CON_.csv`); a trailing dot or space becomes `_`.
     """
-    name = _WINDOWS_FORBIDDEN.sub("_", name)
+    name = _bounded(_WINDOWS_FORBIDDEN.sub("_", name))
     base, dot, rest = name.partition(".")
     if base.rstrip(" ").upper() in _WINDOWS_DEVICES:
         name = base + "_" + dot + rest
     trimmed = name.rstrip(". ")
     return trimmed + "_" if trimmed != name else name or "_"
+
+
+def _bounded(name: str) -> str:
+    """At most MAX_NAME_BYTES: the middle of a long name becomes `~`, its end stays.
+
+    A name may have 255 characters (NTFS) or bytes (ext4), and the names made from it
+    (`.~NAME.result.csv.partial`, `-2`) must fit too. The end keeps the stamp and the
+    extension, the start keeps what a person recognises.
+    """
+    if len(name.encode("utf-8")) <= MAX_NAME_BYTES:
+        return name
+    head, tail = name[:-_KEPT_TAIL], name[-_KEPT_TAIL:]
+    while len(tail.encode("utf-8")) > MAX_NAME_BYTES // 2:  # a tail of CJK or emoji
+        tail = tail[1:]
+    while head and len(f"{head}~{tail}".encode()) > MAX_NAME_BYTES:
+        head = head[:-1]
+    return f"{head}~{tail}"
 
 
 def _safe(stamp: str) -> str:

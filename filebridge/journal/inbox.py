@@ -43,6 +43,9 @@ __all__ = [
     "step",
 ]
 
+MAX_CLAIMED_NAME_BYTES = 200
+"""A claimed name must fit the 255-byte (ext4) and 255-character (NTFS) name limits."""
+
 
 @dataclass(frozen=True)
 class FileRecord:
@@ -132,12 +135,25 @@ def begin_claim(
             (original_name, arrived_at),
         )
         file_id = int(cursor.lastrowid or 0)
-        claimed = processing_dir / f"{file_id:06d}-{original_name}"
+        claimed = processing_dir / _claimed_name(file_id, original_name)
         journal.execute(
             "UPDATE inbox_files SET claimed_path = ? WHERE id = ?",
             (str(claimed), file_id),
         )
     return file_record(journal, file_id)
+
+
+def _claimed_name(file_id: int, original_name: str) -> str:
+    """`000012-orders.csv`; for a name near the 255-byte limit, `000012.csv`.
+
+    The original name stays in the journal: only the claimed copy's name is shortened,
+    so a long name can still be renamed into `.processing/`.
+    """
+    name = f"{file_id:06d}-{original_name}"
+    if len(name.encode("utf-8")) <= MAX_CLAIMED_NAME_BYTES:
+        return name
+    suffix = Path(original_name).suffix
+    return f"{file_id:06d}{suffix if len(suffix) <= 16 else ''}"
 
 
 def file_record(journal: Journal, file_id: int) -> FileRecord:
