@@ -258,6 +258,11 @@ def load_settings(path: Path, *, environ: Mapping[str, str] | None = None) -> Se
         ) from exc
     except OSError as exc:
         raise ConfigError(f"Cannot read config file {path}: {exc.strerror}.") from exc
+    except UnicodeDecodeError as exc:  # a UTF-16 BOM followed by broken text
+        raise ConfigError(
+            f"Config file {path} is not readable text ({exc.reason}).",
+            hint="Open it in Notepad and save it again with the encoding UTF-8.",
+        ) from exc
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

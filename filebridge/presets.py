@@ -71,7 +71,7 @@ def read_mapping_text(
 
 def _read_file(name_or_path: str, base_dir: Path, kind: MappingKind) -> tuple[str, str]:
     path = Path(name_or_path).expanduser()
-    # `C:\\ERP\\map.toml` and `\\\\server\\share\\map.toml` are absolute wherever this runs.
+    # `C:\ERP\map.toml` and `\\server\share\map.toml` are absolute wherever this runs.
     if not (path.is_absolute() or PureWindowsPath(name_or_path).is_absolute()):
         path = base_dir / path
     try:

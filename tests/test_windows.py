@@ -21,7 +21,7 @@ from pathlib import Path, PureWindowsPath
 import pytest
 
 from filebridge.config import load_settings
-from filebridge.errors import MappingError
+from filebridge.errors import ConfigError, MappingError
 from filebridge.inbox.moves import PROCESSING_DIR
 from filebridge.inbox.report import MAX_NAME_BYTES, windows_safe_name
 from filebridge.inbox.run import run_inbox
@@ -312,3 +312,13 @@ def test_output_redirected_into_a_cp1252_file_does_not_crash(tmp_path: Path) -> 
     out = done.stdout.decode("cp1252")
     assert "Done in" in out
     assert "CheckQueue ? ToCustomer" in out  # the arrow, replaced, not a crash
+
+
+def test_config_with_a_bom_and_broken_text_is_a_config_error(tmp_path: Path) -> None:
+    """A UTF-16 BOM followed by an odd byte: exit 3 with what to do, never a crash (70)."""
+    config = tmp_path / "filebridge.toml"
+    config.write_bytes(b"\xff\xfe" + "[selldone]\n".encode("utf-16-le") + b"\x00\xd8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config, environ={})
+    assert info.value.exit_code == 3
+    assert "save it again with the encoding UTF-8" in (info.value.hint or "")
