@@ -1,6 +1,6 @@
 """Build the one-folder frozen filebridge with PyInstaller, on Windows, macOS or Linux.
 
-    pip install -e . pyinstaller
+    pip install -e ".[dashboard]" pyinstaller   # the dashboard too
     python frozen/build_frozen.py            # → dist/frozen/filebridge/
 
 The result is a folder `filebridge/` holding `filebridge.exe` (Windows) or `filebridge`

@@ -121,3 +121,25 @@ def test_ci_builds_the_wheel_and_the_frozen_folder_from_the_spec() -> None:
         'collect_submodules("filebridge")',
     ):
         assert needed in spec
+
+
+def test_no_requirement_names_the_unrelated_filebridge() -> None:
+    """An extra that needs our own extras names selldone-filebridge: `filebridge[...]`
+    would install the unrelated project from the index (and its `filebridge` package)."""
+    requirements = [
+        *PYPROJECT["project"]["dependencies"],
+        *(
+            req
+            for extra in PYPROJECT["project"]["optional-dependencies"].values()
+            for req in extra
+        ),
+    ]
+    names = [
+        re.split(r"[\s\[<>=!~;]", req, maxsplit=1)[0].lower() for req in requirements
+    ]
+    assert "filebridge" not in names
+    assert all(
+        req.startswith(f"{DISTRIBUTION}[")
+        for req in requirements
+        if "filebridge" in req
+    )
