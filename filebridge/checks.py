@@ -33,7 +33,8 @@ def check_folder(name: str, folder: Path) -> CheckResult:
         return CheckResult(
             f"folder {name}",
             False,
-            f"{folder} does not exist (create it, or run `filebridge init`)",
+            f"{folder} does not exist: fix folders.{name} if it is mistyped, or "
+            "create it with `filebridge check --create`",
         )
     probe = folder / f".filebridge-check-{uuid.uuid4().hex}.tmp"
     target = probe.with_suffix(".renamed")

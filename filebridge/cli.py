@@ -135,7 +135,8 @@ def load_config(config_path: Path) -> Settings:
     setup_logging(
         console_level=(root or {}).get("console_level", "WARNING"),
         level=settings.log.level,
-        log_file=settings.log_path,
+        # A missing state folder is reported (exit 3), never created by the log file.
+        log_file=settings.log_path if settings.folders.state.is_dir() else None,
         max_kb=settings.log.file_max_kb,
         backups=settings.log.file_backups,
         secrets=[settings.selldone.token.get_secret_value()],
@@ -171,12 +172,25 @@ def init(directory: Path, shop_id: int, api_url: str, force: bool) -> None:
 
 @cli.command("check")
 @config_option
-def check(config_path: Path) -> None:
+@click.option(
+    "--create",
+    is_flag=True,
+    help="Create the configured folders that do not exist yet, then check.",
+)
+def check(config_path: Path, create: bool) -> None:
     """Check folders, mappings, token and API reachability; exit 3 when anything fails."""
     from filebridge.checks import run_checks
-    from filebridge.jobs import open_client
+    from filebridge.config import load_settings
+    from filebridge.folders import create_folders
+    from filebridge.jobs import configured_folders, open_client
 
+    created = (
+        create_folders(configured_folders(load_settings(config_path))) if create else []
+    )
     settings = load_config(config_path)
+    for folder in created:
+        log.info("created folder %s (check --create)", folder)
+        click.echo(f"Created {folder}")
     click.echo(f"Config: {settings.source}")
     with open_client(settings, require_token=False) as client:
         results = run_checks(settings, client)

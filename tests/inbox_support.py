@@ -66,7 +66,7 @@ requests_per_minute = 100000
 """,
         encoding="utf-8",
     )
-    for name in ("inbox", "archive", "failed", "state"):
+    for name in ("outbox", "inbox", "archive", "failed", "state"):
         (tmp_path / name).mkdir(exist_ok=True)
     return config
 

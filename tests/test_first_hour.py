@@ -1,0 +1,115 @@
+"""A new user's first hour (issue #13): every message, command and file says the right thing.
+
+Commands run in this process through click's runner (`filebridge.cli.main`, so the exit
+codes are the real ones) against the real sandbox over HTTP; files are real files.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from filebridge.cli import main
+from filebridge.log import close_logging
+
+
+@dataclass
+class Ran:
+    code: int
+    out: str
+    err: str
+
+
+def fb(*args: str, token: str | None = None) -> Ran:
+    """`filebridge ARGS` through click's runner, with the exit code `main` gives."""
+    runner = CliRunner()
+    env = {"SELLDONE_TOKEN": token or ""}
+    with runner.isolation(env=env) as (out, err, _):
+        try:
+            main(list(args))
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else 1
+        else:  # main always exits; reaching here is a bug in main
+            code = -1
+        finally:
+            close_logging()
+        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+def set_key(config: Path, key: str, value: str) -> None:
+    """Replace the one `key = …` line of the init template."""
+    text = config.read_text(encoding="utf-8")
+    new, count = re.subn(rf"(?m)^{key} = [^#\n]*", f"{key} = {value}  ", text)
+    assert count == 1, f"the init template has {count} `{key} =` lines"
+    config.write_text(new, encoding="utf-8")
+
+
+@pytest.fixture
+def site(tmp_path: Path, sandbox: Any) -> Path:
+    """`filebridge init --shop-id`, pointed at the sandbox, settle 0."""
+    done = fb(
+        "init",
+        str(tmp_path / "site"),
+        "--shop-id",
+        str(sandbox.shop_id),
+        "--api-url",
+        sandbox.url,
+    )
+    assert done.code == 0, done.out + done.err
+    config = tmp_path / "site" / "filebridge.toml"
+    set_key(config, "settle_seconds", "0")
+    return config
+
+
+# --- 2: configured folders that do not exist ----------------------------------------
+
+
+def test_run_stops_with_3_on_a_mistyped_outbox_and_creates_nothing(
+    site: Path, sandbox: Any
+) -> None:
+    """A mistyped outbox stops run (exit 3, key named), creates no folder, sends nothing."""
+    set_key(site, "outbox", '"outbx"')
+    sandbox.clear_calls()
+    ran = fb("run", "-c", str(site), token=sandbox.token)
+    assert ran.code == 3, ran.out + ran.err
+    assert "folders.outbox" in ran.err
+    assert "outbx does not exist" in ran.err
+    assert "check --create" in ran.err
+    assert not (site.parent / "outbx").exists()
+    assert sandbox.calls() == []
+    log = (site.parent / "state" / "filebridge.log").read_text(encoding="utf-8")
+    assert "folders.outbox" in log
+
+
+def test_watch_and_export_stop_on_a_missing_state_folder_without_creating_it(
+    site: Path, sandbox: Any
+) -> None:
+    """A missing state folder stops watch and export with 3; no log file makes it exist."""
+    set_key(site, "state", '"stat"')
+    for command in ("watch", "export", "inbox"):
+        ran = fb(command, "-c", str(site), token=sandbox.token)
+        assert ran.code == 3, (command, ran.out, ran.err)
+        assert "folders.state" in ran.err
+    assert not (site.parent / "stat").exists()
+
+
+def test_check_create_makes_the_missing_folders_then_run_works(
+    site: Path, sandbox: Any
+) -> None:
+    """`check` fails on a missing folder; `check --create` creates it; run then exits 0."""
+    set_key(site, "inbox", '"erp/inbox"')
+    checked = fb("check", "-c", str(site), token=sandbox.token)
+    assert checked.code == 3
+    assert "folders.inbox" in checked.out
+    assert "check --create" in checked.out
+    created = fb("check", "--create", "-c", str(site), token=sandbox.token)
+    assert created.code == 0, created.out + created.err
+    assert (site.parent / "erp" / "inbox").is_dir()
+    assert f"Created {site.parent / 'erp' / 'inbox'}" in created.out
+    ran = fb("run", "-c", str(site), token=sandbox.token)
+    assert ran.code == 0, ran.out + ran.err
