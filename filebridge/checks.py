@@ -11,7 +11,8 @@ from pathlib import Path
 from filebridge.config import Settings
 from filebridge.errors import FilebridgeError
 from filebridge.inbox import load_inbound_mapping
-from filebridge.outbox import load_mapping
+from filebridge.journal import Journal
+from filebridge.outbox import load_mapping, since_note
 from filebridge.selldone import SelldoneClient
 
 
@@ -22,9 +23,11 @@ class CheckResult:
     name: str
     ok: bool
     detail: str
+    note: bool = False  # information, neither passed nor failed
 
     def line(self) -> str:
-        return f"[{'PASS' if self.ok else 'FAIL'}] {self.name}: {self.detail}"
+        mark = "NOTE" if self.note else "PASS" if self.ok else "FAIL"
+        return f"[{mark}] {self.name}: {self.detail}"
 
 
 def check_folder(name: str, folder: Path) -> CheckResult:
@@ -96,6 +99,15 @@ def check_api(settings: Settings, client: SelldoneClient) -> CheckResult:
     )
 
 
+def check_since(settings: Settings) -> list[CheckResult]:
+    """A note when `export.since` differs from what the first export used."""
+    if not settings.journal_path.is_file():
+        return []
+    with Journal.open(settings.journal_path) as journal:
+        note = since_note(settings.export.since, journal)
+    return [] if note is None else [CheckResult("export.since", True, note, note=True)]
+
+
 def run_checks(settings: Settings, client: SelldoneClient) -> list[CheckResult]:
     folders = settings.folders
     results = [
@@ -104,4 +116,5 @@ def run_checks(settings: Settings, client: SelldoneClient) -> list[CheckResult]:
     ]
     results.extend(check_mappings(settings))
     results.append(check_api(settings, client))
+    results.extend(check_since(settings))
     return results

@@ -194,6 +194,7 @@ def run_pass(
     reexport: Sequence[int] = (),
     progress: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
+    since: int | None = None,
 ) -> RunResult:
     """Export, then drain the inbox, with collaborators passed in (watch reuses them).
 
@@ -210,6 +211,7 @@ def run_pass(
                 dry_run=dry_run,
                 reexport=reexport,
                 progress=progress,
+                since=since,
             )
             if do_export
             else None
@@ -231,6 +233,7 @@ def run_once(
     reexport: Sequence[int] = (),
     progress: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
+    since: int | None = None,
 ) -> RunResult:
     """One locked pass for Task Scheduler; a second concurrent pass exits at once.
 
@@ -253,6 +256,7 @@ def run_once(
             reexport=reexport,
             progress=progress,
             stop=stop,
+            since=since,
         )
 
 

@@ -113,3 +113,58 @@ def test_check_create_makes_the_missing_folders_then_run_works(
     assert f"Created {site.parent / 'erp' / 'inbox'}" in created.out
     ran = fb("run", "-c", str(site), token=sandbox.token)
     assert ran.code == 0, ran.out + ran.err
+
+
+# --- 1: export.since after the first run; export --since DATE ------------------------
+
+
+def exportable(sandbox: Any) -> list[dict[str, Any]]:
+    """What the export sends: Payed, PHYSICAL, not rejected."""
+    return [
+        o
+        for o in sandbox.orders()
+        if o["status"] == "Payed"
+        and o.get("type", "PHYSICAL") == "PHYSICAL"
+        and not o.get("reject")
+    ]
+
+
+def test_changed_since_is_logged_and_checked_and_export_since_exports_history_once(
+    site: Path, sandbox: Any
+) -> None:
+    """since=now exports nothing; a later since is a NOTE in check and one log line;
+    `export --since` exports the history once, a second time nothing."""
+    first = fb("run", "-c", str(site), token=sandbox.token)
+    assert first.code == 0, first.err
+    assert "export: no new orders" in first.out
+
+    set_key(site, "since", '"2020-01-01"')
+    again = fb("run", "-c", str(site), token=sandbox.token)
+    assert "export: no new orders" in again.out
+    fb("run", "-c", str(site), token=sandbox.token)
+    log = (site.parent / "state" / "filebridge.log").read_text(encoding="utf-8")
+    assert log.count("export.since = '2020-01-01' no longer changes anything") == 1
+    assert "export --since 2020-01-01" in log
+
+    checked = fb("check", "-c", str(site), token=sandbox.token)
+    assert checked.code == 0, checked.out + checked.err
+    assert "[NOTE] export.since: export.since = '2020-01-01'" in checked.out
+    assert "the first export used 'now'" in checked.out
+    assert "neither re-exports nor skips" in checked.out
+
+    history = fb(
+        "export", "--since", "2020-01-01", "-c", str(site), token=sandbox.token
+    )
+    assert history.code == 0, history.err
+    assert f"export: exported {len(exportable(sandbox))} orders" in history.out
+    twice = fb("export", "--since", "2020-01-01", "-c", str(site), token=sandbox.token)
+    assert "export: no new orders" in twice.out
+    files = list((site.parent / "outbox").glob("*.csv"))
+    assert len(files) == 1
+
+
+def test_export_since_refuses_a_non_date() -> None:
+    """`--since yesterday` is refused with the config exit code and an example."""
+    ran = fb("export", "--since", "yesterday", "-c", "nowhere.toml")
+    assert ran.code == 3
+    assert "--since 'yesterday' is not a date" in ran.err

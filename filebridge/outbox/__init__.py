@@ -12,11 +12,14 @@ from filebridge.outbox.export import (
     preview_rows,
     run_export,
 )
+from filebridge.outbox.since import parse_since, since_note
 
 __all__ = [
     "ExportResult",
     "check_mapping",
     "load_mapping",
+    "parse_since",
     "preview_rows",
     "run_export",
+    "since_note",
 ]
