@@ -244,11 +244,22 @@ def schedule(
     """Print the schtasks command that runs `filebridge run` every interval."""
     from filebridge.schedule import make_plan, parse_every, schtasks_command, task_xml
 
+    if not config_path.is_file():
+        raise ConfigError(
+            f"Config file {config_path.absolute()} does not exist; no task was made.",
+            hint="Create one with `filebridge init DIR`, then pass it with -c.",
+        )
+    try:
+        interval = parse_every(every)
+    except ConfigError as exc:
+        raise click.BadParameter(f"{exc} {exc.hint}", param_hint="--every") from exc
+    executable, as_module = _executable()
     plan = make_plan(
-        executable=_executable(),
+        executable=executable,
         config_path=str(config_path.absolute()),
-        every=parse_every(every),
+        every=interval,
         task_name=task_name,
+        as_module=as_module,
     )
     click.echo(schtasks_command(plan))
     if xml_path is not None:
@@ -259,10 +270,12 @@ def schedule(
         )
 
 
-def _executable() -> str:
-    """The absolute path of the installed `filebridge` launcher (or python -m)."""
+def _executable() -> tuple[str, bool]:
+    """The installed `filebridge` launcher, or (not on PATH) this Python with -m."""
     found = shutil.which("filebridge")
-    return str(Path(found).absolute()) if found else sys.executable
+    if found:
+        return str(Path(found).absolute()), False
+    return sys.executable, True
 
 
 def _progress_printer() -> Callable[[int], None] | None:

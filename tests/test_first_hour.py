@@ -7,6 +7,7 @@ codes are the real ones) against the real sandbox over HTTP; files are real file
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,12 @@ class Ran:
     err: str
 
 
-def fb(*args: str, token: str | None = None) -> Ran:
+def fb(*args: str, token: str | None = None, path: str | None = None) -> Ran:
     """`filebridge ARGS` through click's runner, with the exit code `main` gives."""
     runner = CliRunner()
     env = {"SELLDONE_TOKEN": token or ""}
+    if path is not None:
+        env["PATH"] = path
     with runner.isolation(env=env) as (out, err, _):
         try:
             main(list(args))
@@ -168,3 +171,37 @@ def test_export_since_refuses_a_non_date() -> None:
     ran = fb("export", "--since", "yesterday", "-c", "nowhere.toml")
     assert ran.code == 3
     assert "--since 'yesterday' is not a date" in ran.err
+
+
+# --- 3: schedule -----------------------------------------------------------------------
+
+
+def test_schedule_without_the_launcher_on_path_runs_python_dash_m(
+    site: Path, tmp_path: Path
+) -> None:
+    """No `filebridge` on PATH: the task runs `"python" -m filebridge run -c …`."""
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    ran = fb("schedule", "-c", str(site), path=str(empty))
+    assert ran.code == 0, ran.err
+    assert f'/TR "\\"{sys.executable}\\" -m filebridge run -c' in ran.out
+
+
+@pytest.mark.parametrize("every", ["24h", "1440m", "0m"])
+def test_schedule_refuses_an_interval_schtasks_cannot_repeat(
+    site: Path, every: str
+) -> None:
+    """--every outside 1–1439 minutes is a usage error (2) naming the range."""
+    ran = fb("schedule", "-c", str(site), "--every", every)
+    assert ran.code == 2, ran.out + ran.err
+    assert "1 … 1439 minutes" in ran.err
+    assert "schtasks" not in ran.out
+    assert "filebridge check" not in ran.err
+
+
+def test_schedule_refuses_a_config_that_does_not_exist(tmp_path: Path) -> None:
+    """A mistyped -c prints no task but says the file does not exist (3)."""
+    ran = fb("schedule", "-c", str(tmp_path / "filebrige.toml"))
+    assert ran.code == 3
+    assert "does not exist; no task was made" in ran.err
+    assert "schtasks" not in ran.out
