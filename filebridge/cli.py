@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import signal
 import sys
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+LANG_CODE = re.compile(r"[a-z]{2,3}")  # the token page's language subdomain, e.g. zh
 AUTH_URL_TEMPLATE = "https://{host}/auth/erp?scopes[]=backoffice:order:read&scopes[]=backoffice:order:write"
 
 
@@ -83,6 +85,11 @@ def demo(directory: Path) -> None:
 )
 def auth_url(lang: str | None) -> None:
     """Print the link that creates an ERP token with order read and write scopes."""
+    if lang is not None and not LANG_CODE.fullmatch(lang):
+        raise click.BadParameter(
+            f"{lang!r} is not a language code; use two or three letters such as de or zh.",
+            param_hint="--lang",
+        )
     host = f"{lang}.selldone.com" if lang else "selldone.com"
     click.echo(AUTH_URL_TEMPLATE.format(host=host))
     click.echo(
@@ -164,8 +171,9 @@ def init(directory: Path, shop_id: int, api_url: str, force: bool) -> None:
         directory, api_url=api_url, shop_id=shop_id, overwrite=force
     )
     click.echo(f"Wrote {config_path} and the folders beside it.")
+    todo = "your token" if shop_id else "your shop id and token"
     click.echo(
-        "Next: put your shop id and token in it (or set SELLDONE_TOKEN), then run "
+        f"Next: put {todo} in it (or set SELLDONE_TOKEN for the token), then run "
         f'filebridge check -c "{config_path}"'
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from filebridge.config import checked_api_url
 from filebridge.errors import ConfigError, StorageError
 
 FOLDER_NAMES = ("outbox", "inbox", "archive", "failed", "state")
@@ -81,6 +82,14 @@ def init_folder(
     overwrite: bool = False,
 ) -> Path:
     """Write `filebridge.toml` and create the folders; never clobbers an existing config."""
+    try:
+        api_url = checked_api_url(api_url)
+    except ValueError as exc:  # refused now, not only by the first `check`
+        raise ConfigError(
+            f"--api-url {api_url!r} {exc}; nothing was written.",
+            hint="Leave --api-url out for https://api.selldone.com, or pass the URL "
+            "`filebridge sandbox` prints.",
+        ) from exc
     config_path = directory / "filebridge.toml"
     if config_path.exists() and not overwrite:
         raise ConfigError(

@@ -205,3 +205,51 @@ def test_schedule_refuses_a_config_that_does_not_exist(tmp_path: Path) -> None:
     assert ran.code == 3
     assert "does not exist; no task was made" in ran.err
     assert "schtasks" not in ran.out
+
+
+# --- 4: config typos, init, auth-url ------------------------------------------------
+
+
+def test_config_typos_get_did_you_mean(site: Path) -> None:
+    """A mistyped key in filebridge.toml names the nearest real key, like mappings do."""
+    text = site.read_text(encoding="utf-8")
+    text = text.replace("since = ", "sinse = ").replace("[folders]", "[folder]")
+    site.write_text(text, encoding="utf-8")
+    ran = fb("check", "-c", str(site))
+    assert ran.code == 3
+    assert "export.sinse: unknown key; did you mean since?" in ran.err
+    assert "folder: unknown key; did you mean folders?" in ran.err
+
+
+def test_init_refuses_plain_http_and_writes_nothing(tmp_path: Path) -> None:
+    """`init --api-url http://example.com` is refused at once, as check would refuse it."""
+    ran = fb("init", str(tmp_path / "site"), "--api-url", "http://example.com")
+    assert ran.code == 3
+    assert "must be an https:// URL" in ran.err
+    assert not (tmp_path / "site" / "filebridge.toml").exists()
+
+
+def test_init_with_shop_id_asks_only_for_the_token(tmp_path: Path) -> None:
+    """With --shop-id the next step names only the token; without it, the shop id too."""
+    with_id = fb("init", str(tmp_path / "a"), "--shop-id", "12345")
+    assert with_id.code == 0
+    assert "put your token in it" in with_id.out
+    assert "shop id" not in with_id.out
+    without = fb("init", str(tmp_path / "b"))
+    assert "put your shop id and token in it" in without.out
+
+
+@pytest.mark.parametrize("lang", ["de/../evil", "x", "de.evil.com", ""])
+def test_auth_url_refuses_a_lang_that_is_no_language_code(lang: str) -> None:
+    """`--lang` must be a language code: anything else would build a broken URL."""
+    ran = fb("auth-url", "--lang", lang)
+    assert ran.code == 2
+    assert "is not a language code" in ran.err
+    assert "selldone.com" not in ran.out
+
+
+def test_auth_url_with_a_language_builds_the_subdomain() -> None:
+    """`--lang zh` gives the zh.selldone.com token page."""
+    ran = fb("auth-url", "--lang", "zh")
+    assert ran.code == 0
+    assert ran.out.startswith("https://zh.selldone.com/auth/erp?")
