@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from filebridge.config import Settings
-from filebridge.errors import FilebridgeError
+from filebridge.errors import AuthError, FilebridgeError
 from filebridge.inbox import load_inbound_mapping
 from filebridge.journal import Journal
 from filebridge.outbox import load_mapping, since_note
@@ -77,6 +77,29 @@ def check_mappings(settings: Settings) -> list[CheckResult]:
     return results
 
 
+def _auth_detail(settings: Settings, exc: AuthError) -> str:
+    """Tell a wrong token (401) from a wrong shop id or scope (403), as far as the API does.
+
+    A 403 is the same answer for a shop id the token does not belong to and for a token
+    without the read scope (selldone-api.md §7), so both are named; the token itself
+    was accepted, which a 401 would have said otherwise.
+    """
+    shop = settings.selldone.shop_id
+    if exc.status == 403:
+        return (
+            f"the token was accepted, but shop {shop} refused it (403): either "
+            f"[selldone] shop_id = {shop} is wrong (the token belongs to another shop; "
+            "the right id is shown next to the token), or the token lacks the "
+            "backoffice:order:read scope (create one with `filebridge auth-url`). "
+            "The API answers both the same way."
+        )
+    return (
+        f"the token itself was refused ({exc.status}): it is wrong, expired or revoked; "
+        "the shop id was not checked. Create a new one with `filebridge auth-url` and "
+        "set SELLDONE_TOKEN."
+    )
+
+
 def check_api(settings: Settings, client: SelldoneClient) -> CheckResult:
     """One cheap call: the first order of the shop (limit=1)."""
     if not settings.selldone.token.get_secret_value():
@@ -88,6 +111,8 @@ def check_api(settings: Settings, client: SelldoneClient) -> CheckResult:
         )
     try:
         page = client.list_orders(offset=0, limit=1, statuses=settings.export.statuses)
+    except AuthError as exc:
+        return CheckResult("API and token", False, _auth_detail(settings, exc))
     except FilebridgeError as exc:
         detail = str(exc) + (f" — {exc.hint}" if exc.hint else "")
         return CheckResult("API and token", False, detail)

@@ -253,3 +253,26 @@ def test_auth_url_with_a_language_builds_the_subdomain() -> None:
     ran = fb("auth-url", "--lang", "zh")
     assert ran.code == 0
     assert ran.out.startswith("https://zh.selldone.com/auth/erp?")
+
+
+# --- 5: a wrong shop id ------------------------------------------------------------
+
+
+def test_wrong_shop_id_is_named_in_the_hint_and_check_tells_it_from_a_bad_token(
+    site: Path, sandbox: Any
+) -> None:
+    """403 for shop 99999: run's hint names the shop id; check says the token was
+    accepted, where a wrong token (401) is said to be the token's fault."""
+    set_key(site, "shop_id", "99999")
+    ran = fb("run", "-c", str(site), token=sandbox.token)
+    assert ran.code == 4
+    assert "shop id 99999 is wrong" in ran.err
+    assert "99999 may be the wrong shop id" in ran.err
+
+    checked = fb("check", "-c", str(site), token=sandbox.token)
+    assert checked.code == 3
+    assert "the token was accepted, but shop 99999 refused it (403)" in checked.out
+
+    bad_token = fb("check", "-c", str(site), token="not-the-token")
+    assert "the token itself was refused (401)" in bad_token.out
+    assert "shop 99999 refused" not in bad_token.out
