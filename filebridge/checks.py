@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +12,10 @@ from filebridge.config import Settings
 from filebridge.errors import AuthError, FilebridgeError
 from filebridge.inbox import load_inbound_mapping
 from filebridge.journal import Journal
-from filebridge.outbox import load_mapping, since_note
-from filebridge.selldone import SelldoneClient
+from filebridge.outbox import is_exportable, load_mapping, since_note
+from filebridge.selldone import Order, SelldoneClient
+
+COUNT_PAGE = 250  # one call counts up to this many orders the way the export does
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,9 @@ def check_api(settings: Settings, client: SelldoneClient) -> CheckResult:
             "(`filebridge auth-url` prints the link that creates one)",
         )
     try:
-        page = client.list_orders(offset=0, limit=1, statuses=settings.export.statuses)
+        page = client.list_orders(
+            offset=0, limit=COUNT_PAGE, statuses=settings.export.statuses, with_=()
+        )
     except AuthError as exc:
         return CheckResult("API and token", False, _auth_detail(settings, exc))
     except FilebridgeError as exc:
@@ -120,7 +124,26 @@ def check_api(settings: Settings, client: SelldoneClient) -> CheckResult:
         "API and token",
         True,
         f"{settings.selldone.api_url} answered; shop {settings.selldone.shop_id} has "
-        f"{page.total} order(s) with status {', '.join(settings.export.statuses)}",
+        + _order_count(
+            page.orders,
+            len(page.orders) if page.total is None else page.total,
+            settings.export.statuses,
+        ),
+    )
+
+
+def _order_count(orders: Sequence[Order], total: int, statuses: Sequence[str]) -> str:
+    """Count as the export does: rejected orders (and other types) are not exported."""
+    status = ", ".join(statuses)
+    skipped = sum(1 for order in orders if not is_exportable(order, statuses))
+    if total <= len(orders):
+        text = f"{total - skipped} exportable order(s) with status {status}"
+        if skipped:
+            text += f" ({skipped} more are rejected in the shop: export skips them)"
+        return text
+    return (
+        f"{total} order(s) with status {status}; of the first {len(orders)}, "
+        f"{skipped} are rejected in the shop and skipped by the export"
     )
 
 

@@ -276,3 +276,32 @@ def test_wrong_shop_id_is_named_in_the_hint_and_check_tells_it_from_a_bad_token(
     bad_token = fb("check", "-c", str(site), token="not-the-token")
     assert "the token itself was refused (401)" in bad_token.out
     assert "shop 99999 refused" not in bad_token.out
+
+
+# --- 6: check counts as export does; the reject skip is logged ----------------------
+
+
+def test_check_counts_what_export_exports_and_the_reject_skip_is_logged(
+    site: Path, sandbox: Any
+) -> None:
+    """check's count equals the orders run exports; a rejected paid order is named as
+    skipped by check and in the log."""
+    rejected = [
+        o for o in sandbox.orders() if o["status"] == "Payed" and o.get("reject")
+    ]
+    if not rejected:  # the seed has one; make sure the case is there either way
+        target = exportable(sandbox)[0]
+        rejected = [sandbox.update_order(target["id"], reject="LackOfInventory")]
+    set_key(site, "since", '"2020-01-01"')
+    checked = fb("check", "-c", str(site), token=sandbox.token)
+    assert checked.code == 0, checked.out + checked.err
+    count = len(exportable(sandbox))
+    assert f"has {count} exportable order(s) with status Payed" in checked.out
+    assert f"({len(rejected)} more are rejected in the shop: export skips them)" in (
+        checked.out
+    )
+    ran = fb("run", "-c", str(site), token=sandbox.token)
+    assert f"export: exported {count} orders" in ran.out
+    log = (site.parent / "state" / "filebridge.log").read_text(encoding="utf-8")
+    for order in rejected:
+        assert f"order {order['id']} not exported: it is rejected in the shop" in log

@@ -8,6 +8,7 @@ May import: `selldone`, `journal`, `tables` and the shell's foundation
 from filebridge.outbox.export import (
     ExportResult,
     check_mapping,
+    is_exportable,
     load_mapping,
     preview_rows,
     run_export,
@@ -17,6 +18,7 @@ from filebridge.outbox.since import parse_since, since_note
 __all__ = [
     "ExportResult",
     "check_mapping",
+    "is_exportable",
     "load_mapping",
     "parse_since",
     "preview_rows",

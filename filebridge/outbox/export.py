@@ -63,6 +63,7 @@ __all__ = [
     "ExportResult",
     "OrderSource",
     "check_mapping",
+    "is_exportable",
     "load_mapping",
     "preview_rows",
     "recover_pending",
@@ -177,7 +178,7 @@ def _initial_since(since: str, now: datetime) -> int:
     return _epoch(moment)
 
 
-def _is_exportable(order: Order, statuses: Sequence[str]) -> bool:
+def is_exportable(order: Order, statuses: Sequence[str]) -> bool:
     """Configured status, PHYSICAL, not rejected: the API filter, checked again."""
     if order.status not in statuses:
         return False
@@ -406,7 +407,13 @@ def _fetch_into(
         if order.id in seen:
             continue
         seen.add(order.id)
-        if not _is_exportable(order, options.statuses):
+        if not is_exportable(order, options.statuses):
+            if order.reject and order.reject.strip() and not batch.dry_run:
+                log.info(
+                    "order %d not exported: it is rejected in the shop (reject = %s)",
+                    order.id,
+                    order.reject,
+                )
             continue
         if order.id in pending or ledger.is_exported(journal, order.id):
             skipped += 1
