@@ -527,11 +527,71 @@ def mapping_group() -> None:
 @mapping_group.command("check")
 @click.argument("mapping_file")
 def mapping_check(mapping_file: str) -> None:
-    """Validate a mapping file or preset name; exit 3 with the problems if it is wrong."""
+    """Validate a mapping file or preset name (export or inbound, told apart by its
+    keys); exit 3 with the problems if it is wrong."""
+    from filebridge.presets import INBOUND, mapping_kind
+
+    kind, name = mapping_kind(mapping_file, Path.cwd())
+    if kind is INBOUND:
+        from filebridge.inbox import load_inbound_mapping
+
+        inbound = load_inbound_mapping(name, Path.cwd())
+        maps = ", ".join(sorted(inbound.value_maps)) or "none"
+        click.echo(
+            f"{mapping_file}: OK, inbound mapping (for [inbox] mapping): header "
+            f"aliases for {len(inbound.aliases)} columns, value maps: {maps}"
+        )
+        return
     from filebridge.outbox import check_mapping
 
-    spec = check_mapping(mapping_file, Path.cwd())
+    spec = check_mapping(name, Path.cwd())
     click.echo(f"{mapping_file}: OK, {len(spec.columns)} columns")
+
+
+@mapping_group.command("fields")
+def mapping_fields() -> None:
+    """List every source an export mapping's column may name."""
+    from filebridge.outbox import FIELDS
+
+    for name in FIELDS:
+        click.echo(name)
+
+
+@mapping_group.command("list")
+def mapping_list() -> None:
+    """List the packaged presets, with the config key that takes each."""
+    import tomllib
+
+    from filebridge.presets import all_presets
+
+    for preset in all_presets():
+        described = tomllib.loads(preset.text()).get("description", "")
+        click.echo(
+            f"{preset.file_name.removesuffix('.toml'):<20} {preset.kind.config_key} "
+            f'= "{preset.name}"  {described}'
+        )
+
+
+@mapping_group.command("copy")
+@click.argument("name")
+@click.argument("dest", required=False, type=click.Path(path_type=Path), default=None)
+@config_option
+def mapping_copy(name: str, dest: Path | None, config_path: Path) -> None:
+    """Copy preset NAME to DEST (default: mappings/ beside the config) to edit it."""
+    from filebridge.presets import copy_preset, find_preset
+
+    preset = find_preset(name)
+    folder = config_path.expanduser().absolute().parent
+    default = folder / "mappings" / preset.file_name
+    target = copy_preset(preset, dest if dest is not None else default)
+    shown = target.absolute()
+    if shown.is_relative_to(folder):  # else the config names it by its full path
+        shown = shown.relative_to(folder)
+    click.echo(f"Copied preset {preset.name!r} to {target}.")
+    click.echo(
+        f'Edit it, then set {preset.kind.config_key} = "{shown.as_posix()}" in '
+        f"{config_path} and run `filebridge mapping check {target}`."
+    )
 
 
 @mapping_group.command("preview")

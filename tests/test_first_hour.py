@@ -305,3 +305,81 @@ def test_check_counts_what_export_exports_and_the_reject_skip_is_logged(
     log = (site.parent / "state" / "filebridge.log").read_text(encoding="utf-8")
     for order in rejected:
         assert f"order {order['id']} not exported: it is rejected in the shop" in log
+
+
+# --- 7, 8: mapping check knows inbound mappings; presets and mapping copy ------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        str(REPO / "mappings" / "inbox-default.toml"),
+        str(REPO / "mappings" / "inbox-example-erp.toml"),
+        "inbox-default",
+    ],
+)
+def test_mapping_check_recognises_an_inbound_mapping(name: str) -> None:
+    """The shipped inbound mappings check OK as inbound mappings, not as 5 problems."""
+    ran = fb("mapping", "check", name)
+    assert ran.code == 0, ran.err
+    assert "OK, inbound mapping" in ran.out
+
+
+def test_mapping_check_of_a_broken_export_mapping_points_to_the_field_list(
+    tmp_path: Path,
+) -> None:
+    """An unknown source's hint names a command that really lists the sources."""
+    broken = tmp_path / "erp.toml"
+    broken.write_text(
+        '[dialect]\nformat = "csv"\n\n[[columns]]\nheader = "x"\nsource = "order.idd"\n',
+        encoding="utf-8",
+    )
+    ran = fb("mapping", "check", str(broken))
+    assert ran.code == 3
+    assert "`filebridge mapping fields` lists every valid source" in ran.err
+    fields = fb("mapping", "fields")
+    assert "order.id" in fields.out.split()
+    assert "receiver.postal" in fields.out.split()
+
+
+def test_german_inbox_example_is_a_preset_and_mapping_copy_copies_it(
+    site: Path, sandbox: Any
+) -> None:
+    """`inbox.mapping = "example-erp"` works after install; `mapping copy` puts presets
+    beside the config for editing and never overwrites."""
+    listed = fb("mapping", "list")
+    assert '[inbox] mapping = "example-erp"' in listed.out
+    assert '[export] mapping = "german-excel"' in listed.out
+
+    text = site.read_text(encoding="utf-8").replace(
+        'mapping = "default"          # header aliases',
+        'mapping = "example-erp"      # header aliases',
+    )
+    site.write_text(text, encoding="utf-8")
+    checked = fb("check", "-c", str(site), token=sandbox.token)
+    assert "[PASS] inbox mapping: example-erp loads" in checked.out
+
+    copied = fb("mapping", "copy", "german-excel", "-c", str(site))
+    assert copied.code == 0, copied.err
+    target = site.parent / "mappings" / "german-excel.toml"
+    packaged = REPO / "filebridge" / "presets" / "german-excel.toml"
+    assert target.read_bytes() == packaged.read_bytes()
+    assert '[export] mapping = "mappings/german-excel.toml"' in copied.out
+    inbound = fb("mapping", "copy", "example-erp", "-c", str(site))
+    assert (site.parent / "mappings" / "inbox-example-erp.toml").is_file()
+    assert '[inbox] mapping = "mappings/inbox-example-erp.toml"' in inbound.out
+    again = fb("mapping", "copy", "german-excel", "-c", str(site))
+    assert again.code == 3
+    assert "already exists; nothing was copied" in again.err
+
+
+@pytest.mark.parametrize(
+    "example", sorted(p.name for p in (REPO / "mappings").glob("*.toml"))
+)
+def test_every_example_mapping_is_packaged_identically(example: str) -> None:
+    """Each file in mappings/ ships in the package too, byte for byte."""
+    packaged = REPO / "filebridge" / "presets" / example
+    assert packaged.is_file(), f"{example} is not packaged"
+    assert packaged.read_bytes() == (REPO / "mappings" / example).read_bytes()

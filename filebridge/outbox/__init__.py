@@ -13,9 +13,11 @@ from filebridge.outbox.export import (
     preview_rows,
     run_export,
 )
+from filebridge.outbox.fields import FIELDS
 from filebridge.outbox.since import parse_since, since_note
 
 __all__ = [
+    "FIELDS",
     "ExportResult",
     "check_mapping",
     "is_exportable",
