@@ -91,7 +91,13 @@ def _read_file(name_or_path: str, base_dir: Path, kind: MappingKind) -> tuple[st
 
 # Keys only an inbound mapping has; an export mapping has [dialect] and [[columns]].
 _INBOUND_ONLY_KEYS = frozenset(
-    {"values", "decimal_separator", "id_thousands_separator", "date_formats"}
+    {
+        "values",
+        "decimal_separator",
+        "id_thousands_separator",
+        "date_formats",
+        "tracking_urls",
+    }
 )
 
 

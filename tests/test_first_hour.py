@@ -383,3 +383,65 @@ def test_every_example_mapping_is_packaged_identically(example: str) -> None:
     packaged = REPO / "filebridge" / "presets" / example
     assert packaged.is_file(), f"{example} is not packaged"
     assert packaged.read_bytes() == (REPO / "mappings" / example).read_bytes()
+
+
+# --- 9: tracking links from carrier templates ----------------------------------------
+
+
+def fresh_orders(sandbox: Any) -> list[dict[str, Any]]:
+    """Paid, not rejected, still in CheckQueue: every change fits them."""
+    return [o for o in exportable(sandbox) if o["delivery_state"] == "CheckQueue"]
+
+
+def test_carrier_template_fills_a_missing_tracking_url_and_a_row_url_wins(
+    site: Path, sandbox: Any
+) -> None:
+    """carrier DHL + code → the DHL link with the code; a row's own link is kept."""
+    first, second = fresh_orders(sandbox)[:2]
+    (site.parent / "inbox" / "tracking.csv").write_text(
+        "order_id,tracking_code,carrier,tracking_url\n"
+        f"{first['id']},00340434161094042557,DHL,\n"
+        f"{second['id']},1Z999AA10123456784,UPS,https://erp.example.com/t/1\n",
+        encoding="utf-8",
+    )
+    ran = fb("inbox", "-c", str(site), token=sandbox.token)
+    assert ran.code == 0, ran.out + ran.err
+    info = sandbox.get_order(first["id"])["delivery_info"]
+    assert info["tracking_url"] == (
+        "https://www.dhl.com/global-en/home/tracking/tracking-parcel.html"
+        "?submit=1&tracking-id=00340434161094042557"
+    )
+    kept = sandbox.get_order(second["id"])["delivery_info"]
+    assert kept["tracking_url"] == "https://erp.example.com/t/1"
+
+
+def test_own_tracking_url_templates_in_an_inbound_mapping(
+    site: Path, sandbox: Any, tmp_path: Path
+) -> None:
+    """A mapping's own [tracking_urls] entry (matched like headers) builds the link;
+    a template without {code} is refused when the mapping is checked."""
+    mapping = site.parent / "my-erp.toml"
+    mapping.write_text(
+        '[tracking_urls]\n"Acme Freight" = "https://acme.example/track/{code}"\n',
+        encoding="utf-8",
+    )
+    text = site.read_text(encoding="utf-8").replace(
+        'mapping = "default"          # header aliases',
+        'mapping = "my-erp.toml"      # header aliases',
+    )
+    site.write_text(text, encoding="utf-8")
+    order = fresh_orders(sandbox)[0]
+    (site.parent / "inbox" / "t.csv").write_text(
+        f"order_id,tracking_code,carrier\n{order['id']},AC 12/3,acme-freight\n",
+        encoding="utf-8",
+    )
+    ran = fb("inbox", "-c", str(site), token=sandbox.token)
+    assert ran.code == 0, ran.out + ran.err
+    info = sandbox.get_order(order["id"])["delivery_info"]
+    assert info["tracking_url"] == "https://acme.example/track/AC%2012%2F3"
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[tracking_urls]\nAcme = "https://acme.example/track"\n', "utf-8")
+    checked = fb("mapping", "check", str(bad))
+    assert checked.code == 3
+    assert "tracking_urls.Acme: must be an https:// link with {code}" in checked.err

@@ -323,8 +323,10 @@ class _Checker:
             )
         return number
 
-    def _carrier(self, text: str) -> str | CellProblem:
+    def _carrier(self, text: str) -> str | CellProblem | None:
         carrier = _carrier_lookup(self.mapping).get(normalise_key(text))
+        if carrier is None and normalise_key(text) in self.mapping.tracking_urls:
+            return None  # a carrier known only for its tracking link: no transport type
         if carrier is None:
             return CellProblem(
                 "unknown carrier type",
@@ -333,6 +335,21 @@ class _Checker:
                 + ", or add the word under [values.carrier] in the inbound mapping",
             )
         return carrier
+
+    def tracking_urls(
+        self, codes: Sequence[str | None], urls: Sequence[str | None]
+    ) -> Sequence[str | None]:
+        """Fill a missing link from the carrier's `[tracking_urls]` template; a link in
+        the row always wins."""
+        column = self.columns.get("carrier")
+        if column is None or not self.mapping.tracking_urls:
+            return urls
+        carriers = self.texts(column)
+        filled = list(urls)
+        for index, (code, url) in enumerate(zip(codes, urls, strict=True)):
+            if code is not None and url is None and carriers[index]:
+                filled[index] = self.mapping.tracking_url_for(carriers[index], code)
+        return filled
 
     def nothing_to_do(
         self, given: Sequence[object], codes: Sequence[Any], urls: Sequence[Any]
@@ -437,6 +454,7 @@ def _validate_rows(
     codes = checker.column("tracking_code", parse_tracking_codes)
     urls = checker.column("tracking_url", parse_tracking_urls)
     infos = checker.delivery_infos()
+    urls = checker.tracking_urls(codes, urls)
     checker.nothing_to_do(given, codes, urls)
     issues = checker.issues
     fields = (table.numbers, order_ids, states, returned, items, codes, urls, infos)
