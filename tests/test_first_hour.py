@@ -445,3 +445,84 @@ def test_own_tracking_url_templates_in_an_inbound_mapping(
     checked = fb("mapping", "check", str(bad))
     assert checked.code == 3
     assert "tracking_urls.Acme: must be an https:// link with {code}" in checked.err
+
+
+# --- 10, 11: result files a person reads; the dry run --------------------------------
+
+
+def result_file(site: Path, name: str) -> Path:
+    found = list((site.parent / "archive").glob(f"*/{name}.result.csv"))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_result_file_is_written_in_the_inputs_dialect(site: Path, sandbox: Any) -> None:
+    """A `;`/cp1252 input gets a `;`/cp1252 result: German Excel opens it in columns."""
+    order = fresh_orders(sandbox)[0]
+    (site.parent / "inbox" / "status.csv").write_bytes(
+        f"Order ID;State;Comment\r\n{order['id']};OrderConfirm;Übergabe\r\n"
+        "15020;Storniert;Lösung\r\n".encode("cp1252")
+    )
+    ran = fb("inbox", "-c", str(site), token=sandbox.token)
+    assert ran.code == 1, ran.out + ran.err
+    data = result_file(site, "status.csv").read_bytes()
+    assert not data.startswith(b"\xef\xbb\xbf")  # no UTF-8 BOM: cp1252 as the input
+    text = data.decode("cp1252")
+    assert text.splitlines()[0] == "row;order_id;outcome;message;calls"
+    assert f"2;{order['id']};applied;" in text
+
+
+def test_result_file_of_a_utf8_comma_input_stays_utf8_with_bom(
+    site: Path, sandbox: Any
+) -> None:
+    """A `,`/UTF-8 input keeps the `,`/UTF-8-BOM result (control for the dialect)."""
+    order = fresh_orders(sandbox)[0]
+    (site.parent / "inbox" / "s.csv").write_text(
+        f"order_id,state\n{order['id']},OrderConfirm\n", encoding="utf-8-sig"
+    )
+    assert fb("inbox", "-c", str(site), token=sandbox.token).code == 0
+    data = result_file(site, "s.csv").read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfrow,order_id,outcome,message,calls")
+
+
+def test_result_file_names_the_order_of_a_rejected_row(
+    site: Path, sandbox: Any
+) -> None:
+    """Rows rejected while reading still show the order id as the person wrote it."""
+    order = fresh_orders(sandbox)[0]
+    (site.parent / "inbox" / "m.csv").write_text(
+        f"order_id,state\n{order['id']},Shiped\n1.50E+04,SentOrder\n",
+        encoding="utf-8-sig",
+    )
+    assert fb("inbox", "-c", str(site), token=sandbox.token).code == 1
+    text = result_file(site, "m.csv").read_text(encoding="utf-8-sig")
+    assert f"2,{order['id']},rejected," in text
+    assert "3,1.50E+04,rejected," in text
+
+
+def test_dry_run_names_orders_once_per_method_and_counts_only_calls(
+    site: Path, sandbox: Any
+) -> None:
+    """The dry run names a rejected row's order, writes each method once, and does not
+    call rejected rows planned calls."""
+    first, second = fresh_orders(sandbox)[:2]
+    (site.parent / "inbox" / "d.csv").write_text(
+        "order_id,state,tracking_code\n"
+        f"{first['id']},Shiped,\n{second['id']},Versendet,\n{first['id']},Nope,\n",
+        encoding="utf-8-sig",
+    )
+    ran = fb("inbox", "--dry-run", "-c", str(site), token=sandbox.token)
+    assert "inbox (dry run): 0 planned calls, 3 rows or files with no call" in ran.out
+    assert f"d.csv row 2: order {first['id']}: rejected:" in ran.out
+    assert "order 0" not in ran.out
+
+    (site.parent / "inbox" / "d.csv").write_text(
+        f"order_id,state,tracking_code\n{first['id']},SentOrder,00340434161094042557\n",
+        encoding="utf-8-sig",
+    )
+    ran = fb("inbox", "--dry-run", "-c", str(site), token=sandbox.token)
+    assert "POST POST" not in ran.out
+    assert "PUT PUT" not in ran.out
+    assert f"order {first['id']}: POST state OrderConfirm" in ran.out
+    assert f"order {first['id']}: PUT tracking (code 00340434161094042557)" in ran.out
+    assert "inbox (dry run): 4 planned calls; nothing sent" in ran.out

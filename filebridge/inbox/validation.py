@@ -55,6 +55,7 @@ __all__ = [
     "RETURNED",
     "InboxRow",
     "ValidationResult",
+    "order_id_texts",
     "validate_table",
 ]
 
@@ -429,6 +430,24 @@ class _InfoTemplates(dict[tuple[str, ...], dict[str, Any]]):
                 info.setdefault("volume", {})[name] = value
         self[key] = info
         return info
+
+
+def order_id_texts(
+    table: Table, mapping: InboundMapping, rows: Iterable[RawRow]
+) -> dict[int, str]:
+    """Row number → the order id as written, for rows whose id did not parse (the
+    result file and the dry run still name the order a person meant)."""
+    key = next(
+        (
+            key
+            for key, text in zip(table.headers, table.original_headers(), strict=True)
+            if mapping.canonical_column(text) == REQUIRED_COLUMN
+        ),
+        None,
+    )
+    if key is None:
+        return {}
+    return {raw.row: raw.cells.get(key, "") for raw in rows}
 
 
 def validate_table(table: Table, mapping: InboundMapping) -> ValidationResult:
