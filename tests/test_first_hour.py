@@ -526,3 +526,36 @@ def test_dry_run_names_orders_once_per_method_and_counts_only_calls(
     assert f"order {first['id']}: POST state OrderConfirm" in ran.out
     assert f"order {first['id']}: PUT tracking (code 00340434161094042557)" in ran.out
     assert "inbox (dry run): 4 planned calls; nothing sent" in ran.out
+
+
+# --- 12: no suggestion across meanings -----------------------------------------------
+
+
+@pytest.mark.parametrize("word", ["Storniert", "STORNIERT"])
+def test_a_word_of_another_meaning_gets_no_suggestion_but_the_accepted_values(
+    site: Path, sandbox: Any, word: str
+) -> None:
+    """`Storniert` (cancelled) is never suggested as SentOrder; the failed/ file lists
+    the accepted values instead."""
+    order = fresh_orders(sandbox)[0]
+    (site.parent / "inbox" / "c.csv").write_text(
+        f"order_id,state\n{order['id']},{word}\n", encoding="utf-8-sig"
+    )
+    assert fb("inbox", "-c", str(site), token=sandbox.token).code == 1
+    failed = next((site.parent / "failed").glob("c.failed-*.csv"))
+    text = failed.read_text(encoding="utf-8-sig")
+    assert "did you mean" not in text
+    assert "unknown state" in text
+    assert "use OrderConfirm, PreparingOrder, SentOrder, ToCustomer or Returned" in text
+    assert sandbox.get_order(order["id"])["delivery_state"] == "CheckQueue"
+
+
+def test_a_typo_still_gets_its_spelling_suggested(site: Path, sandbox: Any) -> None:
+    """`Shiped` is a typo of `shipped`: that suggestion stays."""
+    order = fresh_orders(sandbox)[0]
+    (site.parent / "inbox" / "t.csv").write_text(
+        f"order_id,state\n{order['id']},Shiped\n", encoding="utf-8-sig"
+    )
+    fb("inbox", "-c", str(site), token=sandbox.token)
+    failed = next((site.parent / "failed").glob("t.failed-*.csv"))
+    assert "did you mean shipped?" in failed.read_text(encoding="utf-8-sig")

@@ -168,6 +168,9 @@ def _resolve_columns(
     return {c: cols[0] for c, cols in found.items()}, problems
 
 
+SPELLING_CUTOFF: Final = 0.8  # difflib ratio of a typo, not of another word
+
+
 def _unknown_state(text: str, lookup: dict[str, str]) -> tuple[str, str]:
     """Message and hint for a state word nobody knows, with the closest known word."""
     key = normalise_key(text)
@@ -179,7 +182,9 @@ def _unknown_state(text: str, lookup: dict[str, str]) -> tuple[str, str]:
     api_names = {normalise_key(v): v for v in STATE_VALUES}
     words = sorted(set(lookup) - set(api_names))
     spelled = {**api_names, **{word: word for word in words}}
-    close = difflib.get_close_matches(key, list(spelled), n=1, cutoff=0.6)
+    # Only a near-identical spelling is suggested (Shiped → shipped): at a looser cutoff
+    # `Storniert` (cancelled) came out as SentOrder, a suggestion across meanings.
+    close = difflib.get_close_matches(key, list(spelled), n=1, cutoff=SPELLING_CUTOFF)
     suggestion = f" (did you mean {spelled[close[0]]}?)" if close else ""
     known = f"; the mapping also knows {', '.join(words[:12])}" if words else ""
     return (
