@@ -559,3 +559,56 @@ def test_a_typo_still_gets_its_spelling_suggested(site: Path, sandbox: Any) -> N
     fb("inbox", "-c", str(site), token=sandbox.token)
     failed = next((site.parent / "failed").glob("t.failed-*.csv"))
     assert "did you mean shipped?" in failed.read_text(encoding="utf-8-sig")
+
+
+# --- 13: an empty first sheet; trailing NUL bytes -------------------------------------
+
+
+def test_an_empty_first_sheet_names_the_sheets_and_inbox_sheet(
+    site: Path, sandbox: Any
+) -> None:
+    """The explanation lists the workbook's sheets and says to set [inbox] sheet; with
+    it set, the same workbook is read."""
+    from openpyxl import Workbook
+
+    order = fresh_orders(sandbox)[0]
+    book = Workbook()
+    book.active.title = "Tabelle1"
+    data = book.create_sheet("Versand")
+    data.append(["order_id", "state"])
+    data.append([order["id"], "OrderConfirm"])
+    book.save(site.parent / "inbox" / "versand.xlsx")
+
+    assert fb("inbox", "-c", str(site), token=sandbox.token).code == 1
+    note = next((site.parent / "failed").glob("versand.xlsx.error*.txt"))
+    text = note.read_text(encoding="utf-8-sig")
+    assert "sheet 'Tabelle1' (the first sheet) has no rows" in text
+    assert "the workbook's sheets are 'Tabelle1', 'Versand'" in text
+    assert 'set [inbox] sheet = "Versand"' in text
+
+    text = site.read_text(encoding="utf-8").replace(
+        "[inbox]\n", '[inbox]\nsheet = "Versand"\n', 1
+    )
+    site.write_text(text, encoding="utf-8")
+    book.save(site.parent / "inbox" / "versand-2.xlsx")
+    assert fb("inbox", "-c", str(site), token=sandbox.token).code == 0
+    assert sandbox.get_order(order["id"])["delivery_state"] == "OrderConfirm"
+
+
+def test_a_csv_padded_with_trailing_nul_bytes_is_read(site: Path, sandbox: Any) -> None:
+    """Trailing NULs (an ERP writer's padding) are dropped and the rows applied."""
+    order = fresh_orders(sandbox)[0]
+    (site.parent / "inbox" / "padded.csv").write_bytes(
+        f"order_id;state\r\n{order['id']};OrderConfirm\r\n".encode() + b"\x00" * 512
+    )
+    ran = fb("inbox", "-c", str(site), token=sandbox.token)
+    assert ran.code == 0, ran.out + ran.err
+    assert sandbox.get_order(order["id"])["delivery_state"] == "OrderConfirm"
+
+
+def test_nul_bytes_inside_a_csv_are_still_refused(site: Path, sandbox: Any) -> None:
+    """Only trailing padding is dropped: a NUL inside the text still means not text."""
+    (site.parent / "inbox" / "binary.csv").write_bytes(b"order_id\x00;state\r\n1;x\r\n")
+    assert fb("inbox", "-c", str(site), token=sandbox.token).code == 1
+    note = next((site.parent / "failed").glob("binary.csv.error*.txt"))
+    assert "NUL bytes" in note.read_text(encoding="utf-8-sig")

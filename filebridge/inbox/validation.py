@@ -351,10 +351,33 @@ class _Checker:
         if column is None or not self.mapping.tracking_urls:
             return urls
         carriers = self.texts(column)
+        transport = _carrier_lookup(self.mapping)
         filled = list(urls)
         for index, (code, url) in enumerate(zip(codes, urls, strict=True)):
-            if code is not None and url is None and carriers[index]:
-                filled[index] = self.mapping.tracking_url_for(carriers[index], code)
+            carrier = carriers[index]
+            if not carrier:
+                continue
+            if code is not None and url is None:
+                filled[index] = self.mapping.tracking_url_for(carrier, code)
+            elif (
+                code is None
+                and normalise_key(carrier) in self.mapping.tracking_urls
+                and normalise_key(carrier) not in transport
+            ):
+                # Known only for its link, and there is no code to link: the word
+                # would be dropped without a word, so the row is refused as before.
+                self.report(
+                    index,
+                    column,
+                    carrier,
+                    CellProblem(
+                        "unknown carrier type",
+                        f"{carrier!r} is known only for its tracking link "
+                        "([tracking_urls]): add the tracking code, or map the word to "
+                        "a transport type under [values.carrier] in the inbound "
+                        "mapping",
+                    ),
+                )
         return filled
 
     def nothing_to_do(
