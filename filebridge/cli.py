@@ -120,15 +120,27 @@ def sandbox(
     port: int, orders: int, seed: int, rate_per_minute: int, token: str | None
 ) -> None:
     """Run the local Selldone sandbox (a fake shop API on 127.0.0.1) until Ctrl-C."""
+    import errno
+
     from filebridge.sandbox import serve_forever_cli
 
-    serve_forever_cli(
-        port=port,
-        orders=orders,
-        seed=seed,
-        rate_per_minute=rate_per_minute,
-        token=token,
-    )
+    try:
+        serve_forever_cli(
+            port=port,
+            orders=orders,
+            seed=seed,
+            rate_per_minute=rate_per_minute,
+            token=token,
+        )
+    except OSError as exc:
+        # EADDRINUSE; 10048 is WSAEADDRINUSE, 10013 WSAEACCES (a port Windows reserved).
+        if exc.errno not in (errno.EADDRINUSE, 10048, 10013):
+            raise
+        raise click.BadParameter(
+            f"port {port} on 127.0.0.1 is already in use (another sandbox, or another "
+            "program); stop it, choose another port, or pass --port 0 for a free one.",
+            param_hint="--port",
+        ) from exc
 
 
 def load_config(config_path: Path) -> Settings:
@@ -619,6 +631,16 @@ def mapping_preview(mapping_file: str, config_path: Path, limit: int) -> None:
         click.echo(" | ".join(row))
 
 
+def _has_log_file() -> bool:
+    """Whether this command set up filebridge's log file (commands with a config do)."""
+    import logging.handlers
+
+    return any(
+        isinstance(handler, logging.handlers.RotatingFileHandler)
+        for handler in logging.getLogger("filebridge").handlers
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: FilebridgeError → message, hint and its exit code; anything else → 70."""
     try:
@@ -640,11 +662,16 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Stopped.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except Exception:
-        log.exception("filebridge hit an unexpected error (a bug)")
+        if _has_log_file():
+            log.exception("filebridge hit an unexpected error (a bug)")
+            where = "The traceback is in the log file"
+        else:  # e.g. `sandbox`, `init`: no config, so no log file to point to
+            import traceback
+
+            traceback.print_exc()
+            where = "The traceback is above"
         click.echo(
-            "Error: unexpected failure (a bug). The traceback is in the log file; "
-            "please report it.",
-            err=True,
+            f"Error: unexpected failure (a bug). {where}; please report it.", err=True
         )
         sys.exit(EXIT_BUG)
     sys.exit(0)

@@ -612,3 +612,18 @@ def test_nul_bytes_inside_a_csv_are_still_refused(site: Path, sandbox: Any) -> N
     assert fb("inbox", "-c", str(site), token=sandbox.token).code == 1
     note = next((site.parent / "failed").glob("binary.csv.error*.txt"))
     assert "NUL bytes" in note.read_text(encoding="utf-8-sig")
+
+
+# --- 14: a busy sandbox port -----------------------------------------------------------
+
+
+def test_sandbox_on_a_busy_port_says_so_and_suggests_port_0(sandbox: Any) -> None:
+    """A second sandbox on a taken port: a plain message with --port 0, exit 2, no
+    traceback and no mention of a log file it does not have."""
+    port = int(sandbox.url.rsplit(":", 1)[1])
+    ran = fb("sandbox", "--port", str(port))
+    assert ran.code == 2, ran.out + ran.err
+    assert f"port {port} on 127.0.0.1 is already in use" in ran.err
+    assert "--port 0" in ran.err
+    assert "Traceback" not in ran.err
+    assert "log file" not in ran.err
