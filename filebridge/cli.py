@@ -470,16 +470,29 @@ def watch(config_path: Path, with_dashboard: bool) -> None:
         )
     with served as server:
         if server is not None:
-            click.echo(f"Dashboard on {server.url}")
-        click.echo(f"Watching {settings.folders.inbox}; press Ctrl-C to stop.")
+            click.echo(_stamped(f"Dashboard on {server.url}"))
+        click.echo(
+            _stamped(f"Watching {settings.folders.inbox}; press Ctrl-C to stop.")
+        )
         run_watch(
             settings,
             stop=stop,
-            on_export=lambda r: click.echo(export_summary(r)) if r.orders else None,
-            on_pass=lambda r: click.echo(inbox_summary(r)) if r.files else None,
+            on_export=lambda r: (
+                click.echo(_stamped(export_summary(r))) if r.orders else None
+            ),
+            on_pass=lambda r: (
+                click.echo(_stamped(inbox_summary(r))) if r.files else None
+            ),
             requests=requests,
         )
-    click.echo("Stopped cleanly.")
+    click.echo(_stamped("Stopped cleanly."))
+
+
+def _stamped(line: str) -> str:
+    """A watch console line with the local date and time: it runs for days."""
+    from datetime import datetime
+
+    return f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} {line}"
 
 
 @cli.command("dashboard")
@@ -533,7 +546,7 @@ def _dashboard_port(settings: Settings, port: int | None) -> int:
 
 @cli.group("mapping")
 def mapping_group() -> None:
-    """Check or preview a column mapping (mappings/*.toml)."""
+    """Check, preview, list or copy mappings (mappings/*.toml and the presets)."""
 
 
 @mapping_group.command("check")
@@ -629,6 +642,20 @@ def mapping_preview(mapping_file: str, config_path: Path, limit: int) -> None:
         table = preview_rows(spec, orders, limit)
     for row in table:
         click.echo(" | ".join(row))
+
+
+def _untruncated_short_help(group: click.Group) -> None:
+    """List each command with its whole first paragraph in `--help`: click would cut
+    it at about 45 characters ("Print the link that creates an ERP token with...")."""
+    for command in group.commands.values():
+        if command.help and not command.short_help:
+            first = command.help.strip().split("\n\n", 1)[0]
+            command.short_help = " ".join(first.split())
+        if isinstance(command, click.Group):
+            _untruncated_short_help(command)
+
+
+_untruncated_short_help(cli)
 
 
 def _has_log_file() -> bool:

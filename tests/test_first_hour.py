@@ -627,3 +627,72 @@ def test_sandbox_on_a_busy_port_says_so_and_suggests_port_0(sandbox: Any) -> Non
     assert "--port 0" in ran.err
     assert "Traceback" not in ran.err
     assert "log file" not in ran.err
+
+
+# --- 15: the lock names its holder; watch lines have timestamps; --help -----------------
+
+
+def test_a_second_run_names_the_lock_holder_pid_and_since_when(
+    site: Path, sandbox: Any
+) -> None:
+    """The already-running message names the holder's pid and start from the pid file."""
+    import os
+
+    from filebridge.locking import single_instance
+
+    with single_instance(site.parent / "state" / "filebridge.lock"):
+        ran = fb("run", "-c", str(site), token=sandbox.token)
+    assert ran.code == 6, ran.out + ran.err
+    assert re.search(
+        rf"Another filebridge run \(pid {os.getpid()}, since 20\d\d-\d\d-\d\dT[\d:]+",
+        ran.err,
+    ), ran.err
+
+
+def test_watch_console_lines_carry_a_timestamp(site: Path, sandbox: Any) -> None:
+    """Every line `watch` prints starts with the date and time (it runs for days)."""
+    import os
+    import signal
+    import subprocess
+    import threading
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SELLDONE_")}
+    env.update(
+        SELLDONE_TOKEN=sandbox.token,
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+    )
+    set_key(site, "since", '"2020-01-01"')
+    child = subprocess.Popen(
+        [sys.executable, "-m", "filebridge", "watch", "-c", str(site)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    guard = threading.Timer(60, child.kill)  # a silent child cannot stall the test
+    guard.start()
+    try:
+        lines = [child.stdout.readline() for _ in range(2)]  # Watching…, export: …
+        child.send_signal(signal.SIGTERM)
+        rest, _ = child.communicate(timeout=30)
+    finally:
+        guard.cancel()
+        child.kill()
+    stamp = r"^20\d\d-\d\d-\d\d \d\d:\d\d:\d\d "
+    assert re.match(stamp + "Watching ", lines[0]), lines
+    assert re.match(stamp + "export: exported ", lines[1]), lines
+    assert re.search(stamp[1:] + "Stopped cleanly", rest), rest
+
+
+def test_top_level_help_shows_whole_descriptions() -> None:
+    """`filebridge --help` lists each command's full first sentence, never `...`."""
+    runner = CliRunner()
+    from filebridge.cli import cli
+
+    shown = runner.invoke(cli, ["--help"], terminal_width=80)
+    commands = shown.output.split("Commands:", 1)[1]
+    assert "..." not in commands
+    flat = " ".join(commands.split())
+    assert "order read and write scopes." in flat
+    assert "(for Task Scheduler)." in flat
