@@ -696,3 +696,28 @@ def test_top_level_help_shows_whole_descriptions() -> None:
     flat = " ".join(commands.split())
     assert "order read and write scopes." in flat
     assert "(for Task Scheduler)." in flat
+
+
+# --- 16: the docs point to real files and say how long the suite takes ---------------
+
+
+def test_samples_readme_names_only_files_that_exist() -> None:
+    """Every `.md`/`.py` file samples/README.md names is in the project."""
+    text = (REPO / "samples" / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([\w./-]+\.(?:md|py))`", text))
+    named |= set(re.findall(r"python ([\w./-]+\.py)", text))
+    assert named, "the README names its generator and tests"
+    missing = [
+        name
+        for name in sorted(named)
+        if not (REPO / name).is_file() and not (REPO / "samples" / name).is_file()
+    ]
+    assert missing == []
+
+
+def test_readme_says_how_long_the_test_suite_takes() -> None:
+    """The README's test command says how long the suite runs."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    try_it = text.split("## Try it", 1)[1].split("\n## ", 1)[0]
+    after = try_it.split("python -m pytest", 1)[1]
+    assert re.search(r"about \w+ minutes", after.split("\n\n", 2)[1])
