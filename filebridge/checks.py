@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from filebridge.config import Settings
-from filebridge.errors import FilebridgeError
+from filebridge.errors import AuthError, FilebridgeError
 from filebridge.inbox import load_inbound_mapping
-from filebridge.outbox import load_mapping
-from filebridge.selldone import SelldoneClient
+from filebridge.journal import Journal
+from filebridge.outbox import is_exportable, load_mapping, since_note
+from filebridge.selldone import Order, SelldoneClient
+
+COUNT_PAGE = 250  # one call counts up to this many orders the way the export does
 
 
 @dataclass(frozen=True)
@@ -22,9 +25,11 @@ class CheckResult:
     name: str
     ok: bool
     detail: str
+    note: bool = False  # information, neither passed nor failed
 
     def line(self) -> str:
-        return f"[{'PASS' if self.ok else 'FAIL'}] {self.name}: {self.detail}"
+        mark = "NOTE" if self.note else "PASS" if self.ok else "FAIL"
+        return f"[{mark}] {self.name}: {self.detail}"
 
 
 def check_folder(name: str, folder: Path) -> CheckResult:
@@ -33,7 +38,8 @@ def check_folder(name: str, folder: Path) -> CheckResult:
         return CheckResult(
             f"folder {name}",
             False,
-            f"{folder} does not exist (create it, or run `filebridge init`)",
+            f"{folder} does not exist: fix folders.{name} if it is mistyped, or "
+            "create it with `filebridge check --create`",
         )
     probe = folder / f".filebridge-check-{uuid.uuid4().hex}.tmp"
     target = probe.with_suffix(".renamed")
@@ -73,6 +79,29 @@ def check_mappings(settings: Settings) -> list[CheckResult]:
     return results
 
 
+def _auth_detail(settings: Settings, exc: AuthError) -> str:
+    """Tell a wrong token (401) from a wrong shop id or scope (403), as far as the API does.
+
+    A 403 is the same answer for a shop id the token does not belong to and for a token
+    without the read scope (selldone-api.md §7), so both are named; the token itself
+    was accepted, which a 401 would have said otherwise.
+    """
+    shop = settings.selldone.shop_id
+    if exc.status == 403:
+        return (
+            f"the token was accepted, but shop {shop} refused it (403): either "
+            f"[selldone] shop_id = {shop} is wrong (the token belongs to another shop; "
+            "the right id is shown next to the token), or the token lacks the "
+            "backoffice:order:read scope (create one with `filebridge auth-url`). "
+            "The API answers both the same way."
+        )
+    return (
+        f"the token itself was refused ({exc.status}): it is wrong, expired or revoked; "
+        "the shop id was not checked. Create a new one with `filebridge auth-url` and "
+        "set SELLDONE_TOKEN."
+    )
+
+
 def check_api(settings: Settings, client: SelldoneClient) -> CheckResult:
     """One cheap call: the first order of the shop (limit=1)."""
     if not settings.selldone.token.get_secret_value():
@@ -83,7 +112,11 @@ def check_api(settings: Settings, client: SelldoneClient) -> CheckResult:
             "(`filebridge auth-url` prints the link that creates one)",
         )
     try:
-        page = client.list_orders(offset=0, limit=1, statuses=settings.export.statuses)
+        page = client.list_orders(
+            offset=0, limit=COUNT_PAGE, statuses=settings.export.statuses, with_=()
+        )
+    except AuthError as exc:
+        return CheckResult("API and token", False, _auth_detail(settings, exc))
     except FilebridgeError as exc:
         detail = str(exc) + (f" — {exc.hint}" if exc.hint else "")
         return CheckResult("API and token", False, detail)
@@ -91,8 +124,36 @@ def check_api(settings: Settings, client: SelldoneClient) -> CheckResult:
         "API and token",
         True,
         f"{settings.selldone.api_url} answered; shop {settings.selldone.shop_id} has "
-        f"{page.total} order(s) with status {', '.join(settings.export.statuses)}",
+        + _order_count(
+            page.orders,
+            len(page.orders) if page.total is None else page.total,
+            settings.export.statuses,
+        ),
     )
+
+
+def _order_count(orders: Sequence[Order], total: int, statuses: Sequence[str]) -> str:
+    """Count as the export does: rejected orders (and other types) are not exported."""
+    status = ", ".join(statuses)
+    skipped = sum(1 for order in orders if not is_exportable(order, statuses))
+    if total <= len(orders):
+        text = f"{total - skipped} exportable order(s) with status {status}"
+        if skipped:
+            text += f" ({skipped} more are rejected in the shop: export skips them)"
+        return text
+    return (
+        f"{total} order(s) with status {status}; of the first {len(orders)}, "
+        f"{skipped} are rejected in the shop and skipped by the export"
+    )
+
+
+def check_since(settings: Settings) -> list[CheckResult]:
+    """A note when `export.since` differs from what the first export used."""
+    if not settings.journal_path.is_file():
+        return []
+    with Journal.open(settings.journal_path) as journal:
+        note = since_note(settings.export.since, journal)
+    return [] if note is None else [CheckResult("export.since", True, note, note=True)]
 
 
 def run_checks(settings: Settings, client: SelldoneClient) -> list[CheckResult]:
@@ -103,4 +164,5 @@ def run_checks(settings: Settings, client: SelldoneClient) -> list[CheckResult]:
     ]
     results.extend(check_mappings(settings))
     results.append(check_api(settings, client))
+    results.extend(check_since(settings))
     return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import signal
 import sys
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+LANG_CODE = re.compile(r"[a-z]{2,3}")  # the token page's language subdomain, e.g. zh
 AUTH_URL_TEMPLATE = "https://{host}/auth/erp?scopes[]=backoffice:order:read&scopes[]=backoffice:order:write"
 
 
@@ -83,6 +85,11 @@ def demo(directory: Path) -> None:
 )
 def auth_url(lang: str | None) -> None:
     """Print the link that creates an ERP token with order read and write scopes."""
+    if lang is not None and not LANG_CODE.fullmatch(lang):
+        raise click.BadParameter(
+            f"{lang!r} is not a language code; use two or three letters such as de or zh.",
+            param_hint="--lang",
+        )
     host = f"{lang}.selldone.com" if lang else "selldone.com"
     click.echo(AUTH_URL_TEMPLATE.format(host=host))
     click.echo(
@@ -113,15 +120,27 @@ def sandbox(
     port: int, orders: int, seed: int, rate_per_minute: int, token: str | None
 ) -> None:
     """Run the local Selldone sandbox (a fake shop API on 127.0.0.1) until Ctrl-C."""
+    import errno
+
     from filebridge.sandbox import serve_forever_cli
 
-    serve_forever_cli(
-        port=port,
-        orders=orders,
-        seed=seed,
-        rate_per_minute=rate_per_minute,
-        token=token,
-    )
+    try:
+        serve_forever_cli(
+            port=port,
+            orders=orders,
+            seed=seed,
+            rate_per_minute=rate_per_minute,
+            token=token,
+        )
+    except OSError as exc:
+        # EADDRINUSE; 10048 is WSAEADDRINUSE, 10013 WSAEACCES (a port Windows reserved).
+        if exc.errno not in (errno.EADDRINUSE, 10048, 10013):
+            raise
+        raise click.BadParameter(
+            f"port {port} on 127.0.0.1 is already in use (another sandbox, or another "
+            "program); stop it, choose another port, or pass --port 0 for a free one.",
+            param_hint="--port",
+        ) from exc
 
 
 def load_config(config_path: Path) -> Settings:
@@ -135,7 +154,8 @@ def load_config(config_path: Path) -> Settings:
     setup_logging(
         console_level=(root or {}).get("console_level", "WARNING"),
         level=settings.log.level,
-        log_file=settings.log_path,
+        # A missing state folder is reported (exit 3), never created by the log file.
+        log_file=settings.log_path if settings.folders.state.is_dir() else None,
         max_kb=settings.log.file_max_kb,
         backups=settings.log.file_backups,
         secrets=[settings.selldone.token.get_secret_value()],
@@ -163,32 +183,47 @@ def init(directory: Path, shop_id: int, api_url: str, force: bool) -> None:
         directory, api_url=api_url, shop_id=shop_id, overwrite=force
     )
     click.echo(f"Wrote {config_path} and the folders beside it.")
+    todo = "your token" if shop_id else "your shop id and token"
     click.echo(
-        "Next: put your shop id and token in it (or set SELLDONE_TOKEN), then run "
+        f"Next: put {todo} in it (or set SELLDONE_TOKEN for the token), then run "
         f'filebridge check -c "{config_path}"'
     )
 
 
 @cli.command("check")
 @config_option
-def check(config_path: Path) -> None:
+@click.option(
+    "--create",
+    is_flag=True,
+    help="Create the configured folders that do not exist yet, then check.",
+)
+def check(config_path: Path, create: bool) -> None:
     """Check folders, mappings, token and API reachability; exit 3 when anything fails."""
     from filebridge.checks import run_checks
-    from filebridge.jobs import open_client
+    from filebridge.config import load_settings
+    from filebridge.folders import create_folders
+    from filebridge.jobs import configured_folders, open_client
 
+    created = (
+        create_folders(configured_folders(load_settings(config_path))) if create else []
+    )
     settings = load_config(config_path)
+    for folder in created:
+        log.info("created folder %s (check --create)", folder)
+        click.echo(f"Created {folder}")
     click.echo(f"Config: {settings.source}")
     with open_client(settings, require_token=False) as client:
         results = run_checks(settings, client)
     for result in results:
         click.echo(result.line())
-    failed = [r for r in results if not r.ok]
+    checked = [r for r in results if not r.note]
+    failed = [r for r in checked if not r.ok]
     if failed:
         raise ConfigError(
-            f"{len(failed)} of {len(results)} checks failed.",
+            f"{len(failed)} of {len(checked)} checks failed.",
             hint="Fix the FAIL lines above and run `filebridge check` again.",
         )
-    click.echo(f"All {len(results)} checks passed.")
+    click.echo(f"All {len(checked)} checks passed.")
 
 
 @cli.command("status")
@@ -229,11 +264,22 @@ def schedule(
     """Print the schtasks command that runs `filebridge run` every interval."""
     from filebridge.schedule import make_plan, parse_every, schtasks_command, task_xml
 
+    if not config_path.is_file():
+        raise ConfigError(
+            f"Config file {config_path.absolute()} does not exist; no task was made.",
+            hint="Create one with `filebridge init DIR`, then pass it with -c.",
+        )
+    try:
+        interval = parse_every(every)
+    except ConfigError as exc:
+        raise click.BadParameter(f"{exc} {exc.hint}", param_hint="--every") from exc
+    executable, as_module = _executable()
     plan = make_plan(
-        executable=_executable(),
+        executable=executable,
         config_path=str(config_path.absolute()),
-        every=parse_every(every),
+        every=interval,
         task_name=task_name,
+        as_module=as_module,
     )
     click.echo(schtasks_command(plan))
     if xml_path is not None:
@@ -244,15 +290,17 @@ def schedule(
         )
 
 
-def _executable() -> str:
-    """The absolute path of the installed `filebridge` launcher (or python -m).
+def _executable() -> tuple[str, bool]:
+    """The installed `filebridge` launcher, or (not on PATH) this Python with -m.
 
     A frozen build is its own launcher: another `filebridge` on the PATH is not it.
     """
     if getattr(sys, "frozen", False):
-        return sys.executable
+        return sys.executable, False
     found = shutil.which("filebridge")
-    return str(Path(found).absolute()) if found else sys.executable
+    if found:
+        return str(Path(found).absolute()), False
+    return sys.executable, True
 
 
 def _progress_printer() -> Callable[[int], None] | None:
@@ -279,11 +327,28 @@ def _progress_printer() -> Callable[[int], None] | None:
     metavar="ORDER_ID",
     help="Export this order again on purpose, in a file of its own (repeatable).",
 )
-def export(config_path: Path, dry_run: bool, reexport: tuple[int, ...]) -> None:
+@click.option(
+    "--since",
+    "since_text",
+    default=None,
+    metavar="DATE",
+    help="Also export older orders: those updated since DATE that were never "
+    "exported (each exactly once).",
+)
+def export(
+    config_path: Path,
+    dry_run: bool,
+    reexport: tuple[int, ...],
+    since_text: str | None,
+) -> None:
     """Export new paid orders to the outbox (the export half of `run`)."""
     from filebridge.cli_text import export_summary
     from filebridge.jobs import run_once
+    from filebridge.outbox import parse_since
 
+    if since_text is not None and reexport:
+        raise click.UsageError("use --since or --reexport, not both")
+    since = parse_since(since_text) if since_text is not None else None
     settings = load_config(config_path)
     result = run_once(
         settings,
@@ -291,6 +356,7 @@ def export(config_path: Path, dry_run: bool, reexport: tuple[int, ...]) -> None:
         dry_run=dry_run,
         reexport=reexport,
         progress=_progress_printer(),
+        since=since,
     )
     if sys.stderr.isatty():
         click.echo("", err=True)
@@ -409,16 +475,29 @@ def watch(config_path: Path, with_dashboard: bool) -> None:
         )
     with served as server:
         if server is not None:
-            click.echo(f"Dashboard on {server.url}")
-        click.echo(f"Watching {settings.folders.inbox}; press Ctrl-C to stop.")
+            click.echo(_stamped(f"Dashboard on {server.url}"))
+        click.echo(
+            _stamped(f"Watching {settings.folders.inbox}; press Ctrl-C to stop.")
+        )
         run_watch(
             settings,
             stop=stop,
-            on_export=lambda r: click.echo(export_summary(r)) if r.orders else None,
-            on_pass=lambda r: click.echo(inbox_summary(r)) if r.files else None,
+            on_export=lambda r: (
+                click.echo(_stamped(export_summary(r))) if r.orders else None
+            ),
+            on_pass=lambda r: (
+                click.echo(_stamped(inbox_summary(r))) if r.files else None
+            ),
             requests=requests,
         )
-    click.echo("Stopped cleanly.")
+    click.echo(_stamped("Stopped cleanly."))
+
+
+def _stamped(line: str) -> str:
+    """A watch console line with the local date and time: it runs for days."""
+    from datetime import datetime
+
+    return f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S} {line}"
 
 
 @cli.command("dashboard")
@@ -472,17 +551,77 @@ def _dashboard_port(settings: Settings, port: int | None) -> int:
 
 @cli.group("mapping")
 def mapping_group() -> None:
-    """Check or preview a column mapping (mappings/*.toml)."""
+    """Check, preview, list or copy mappings (mappings/*.toml and the presets)."""
 
 
 @mapping_group.command("check")
 @click.argument("mapping_file")
 def mapping_check(mapping_file: str) -> None:
-    """Validate a mapping file or preset name; exit 3 with the problems if it is wrong."""
+    """Validate a mapping file or preset name (export or inbound, told apart by its
+    keys); exit 3 with the problems if it is wrong."""
+    from filebridge.presets import INBOUND, mapping_kind
+
+    kind, name = mapping_kind(mapping_file, Path.cwd())
+    if kind is INBOUND:
+        from filebridge.inbox import load_inbound_mapping
+
+        inbound = load_inbound_mapping(name, Path.cwd())
+        maps = ", ".join(sorted(inbound.value_maps)) or "none"
+        click.echo(
+            f"{mapping_file}: OK, inbound mapping (for [inbox] mapping): header "
+            f"aliases for {len(inbound.aliases)} columns, value maps: {maps}"
+        )
+        return
     from filebridge.outbox import check_mapping
 
-    spec = check_mapping(mapping_file, Path.cwd())
+    spec = check_mapping(name, Path.cwd())
     click.echo(f"{mapping_file}: OK, {len(spec.columns)} columns")
+
+
+@mapping_group.command("fields")
+def mapping_fields() -> None:
+    """List every source an export mapping's column may name."""
+    from filebridge.outbox import FIELDS
+
+    for name in FIELDS:
+        click.echo(name)
+
+
+@mapping_group.command("list")
+def mapping_list() -> None:
+    """List the packaged presets, with the config key that takes each."""
+    import tomllib
+
+    from filebridge.presets import all_presets
+
+    for preset in all_presets():
+        described = tomllib.loads(preset.text()).get("description", "")
+        click.echo(
+            f"{preset.file_name.removesuffix('.toml'):<20} {preset.kind.config_key} "
+            f'= "{preset.name}"  {described}'
+        )
+
+
+@mapping_group.command("copy")
+@click.argument("name")
+@click.argument("dest", required=False, type=click.Path(path_type=Path), default=None)
+@config_option
+def mapping_copy(name: str, dest: Path | None, config_path: Path) -> None:
+    """Copy preset NAME to DEST (default: mappings/ beside the config) to edit it."""
+    from filebridge.presets import copy_preset, find_preset
+
+    preset = find_preset(name)
+    folder = config_path.expanduser().absolute().parent
+    default = folder / "mappings" / preset.file_name
+    target = copy_preset(preset, dest if dest is not None else default)
+    shown = target.absolute()
+    if shown.is_relative_to(folder):  # else the config names it by its full path
+        shown = shown.relative_to(folder)
+    click.echo(f"Copied preset {preset.name!r} to {target}.")
+    click.echo(
+        f'Edit it, then set {preset.kind.config_key} = "{shown.as_posix()}" in '
+        f"{config_path} and run `filebridge mapping check {target}`."
+    )
 
 
 @mapping_group.command("preview")
@@ -522,6 +661,30 @@ def _printable_output() -> None:
             reconfigure(errors="replace")
 
 
+def _untruncated_short_help(group: click.Group) -> None:
+    """List each command with its whole first paragraph in `--help`: click would cut
+    it at about 45 characters ("Print the link that creates an ERP token with...")."""
+    for command in group.commands.values():
+        if command.help and not command.short_help:
+            first = command.help.strip().split("\n\n", 1)[0]
+            command.short_help = " ".join(first.split())
+        if isinstance(command, click.Group):
+            _untruncated_short_help(command)
+
+
+_untruncated_short_help(cli)
+
+
+def _has_log_file() -> bool:
+    """Whether this command set up filebridge's log file (commands with a config do)."""
+    import logging.handlers
+
+    return any(
+        isinstance(handler, logging.handlers.RotatingFileHandler)
+        for handler in logging.getLogger("filebridge").handlers
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: FilebridgeError → message, hint and its exit code; anything else → 70."""
     _printable_output()
@@ -544,11 +707,16 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Stopped.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except Exception:
-        log.exception("filebridge hit an unexpected error (a bug)")
+        if _has_log_file():
+            log.exception("filebridge hit an unexpected error (a bug)")
+            where = "The traceback is in the log file"
+        else:  # e.g. `sandbox`, `init`: no config, so no log file to point to
+            import traceback
+
+            traceback.print_exc()
+            where = "The traceback is above"
         click.echo(
-            "Error: unexpected failure (a bug). The traceback is in the log file; "
-            "please report it.",
-            err=True,
+            f"Error: unexpected failure (a bug). {where}; please report it.", err=True
         )
         sys.exit(EXIT_BUG)
     sys.exit(0)

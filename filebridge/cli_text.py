@@ -19,7 +19,12 @@ def export_summary(result: ExportResult) -> str:
 
 def inbox_summary(result: InboxResult) -> str:
     if result.dry_run:
-        return f"inbox (dry run): {len(result.planned)} planned calls, nothing sent"
+        calls = sum(1 for call in result.planned if call.is_call)
+        idle = len(result.planned) - calls
+        text = f"inbox (dry run): {calls} planned calls"
+        if idle:
+            text += f", {idle} rows or files with no call (see below)"
+        return text + "; nothing sent"
     text = (
         f"inbox: {result.files_processed} files processed, "
         f"{result.rows_applied} rows applied, {result.rows_already_done} already done, "
@@ -36,9 +41,13 @@ def inbox_summary(result: InboxResult) -> str:
 
 
 def planned_lines(result: InboxResult) -> list[str]:
-    """A dry run's planned calls, one line each."""
-    return [
-        f"  {call.source} row {call.row}: order {call.order_id}: "
-        f"{call.method} {call.description}"
-        for call in result.planned
-    ]
+    """A dry run's planned calls (and rows that make none), one line each.
+
+    A call's description already starts with its method (`PUT tracking …`).
+    """
+    lines = []
+    for call in result.planned:
+        where = f"  {call.source}" + (f" row {call.row}" if call.row else "")
+        order = f": order {call.order_id}" if call.order_id else ""
+        lines.append(f"{where}{order}: {call.description}")
+    return lines

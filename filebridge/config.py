@@ -6,6 +6,7 @@ programs in System32. `SELLDONE_TOKEN` in the environment wins over the file's t
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -30,6 +31,19 @@ DEFAULT_CONFIG_NAME = "filebridge.toml"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+def checked_api_url(value: str) -> str:
+    """An https:// URL (http:// only on loopback), without a trailing slash; else ValueError."""
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return value.rstrip("/")
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return value.rstrip("/")  # the local sandbox: nothing leaves this machine
+    raise ValueError(
+        "must be an https:// URL (plain http:// only for the local sandbox on "
+        "127.0.0.1 or localhost): the token must not travel unencrypted"
+    )
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -46,15 +60,7 @@ class SelldoneSettings(_Section):
     @field_validator("api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme == "https" and parts.hostname:
-            return value.rstrip("/")
-        if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
-            return value.rstrip("/")  # the local sandbox: nothing leaves this machine
-        raise ValueError(
-            "must be an https:// URL (plain http:// only for the local sandbox on "
-            "127.0.0.1 or localhost): the token must not travel unencrypted"
-        )
+        return checked_api_url(value)
 
 
 class FolderSettings(_Section):
@@ -158,11 +164,28 @@ class Settings(_Section):
         return data
 
 
+def _did_you_mean(loc: tuple[Any, ...]) -> str:
+    """`; did you mean since?` for a mistyped key, from the keys its section knows."""
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    keys = [k for k in model.model_fields if k != "source"]
+    close = (
+        difflib.get_close_matches(str(loc[-1]), keys, n=3, cutoff=0.6) if loc else []
+    )
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
 def _problem_text(error: Mapping[str, Any]) -> str:
     key = ".".join(str(part) for part in error.get("loc", ()))
     message = str(error.get("msg", "invalid"))
     if error.get("type") == "extra_forbidden":
-        message = "unknown key (check the spelling against the README's settings table)"
+        message = "unknown key" + _did_you_mean(tuple(error.get("loc", ())))
+        message += " (check the spelling against the README's settings table)"
     elif error.get("type") == "missing":
         message = "missing; this key is required"
     return f"{key}: {message}"

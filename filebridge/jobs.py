@@ -13,9 +13,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from filebridge.config import Settings
+from filebridge.config import FolderSettings, Settings
 from filebridge.errors import (
     EXIT_CLEAN,
     EXIT_REJECTED_ROWS,
@@ -25,6 +26,7 @@ from filebridge.errors import (
     FilebridgeError,
     StorageError,
 )
+from filebridge.folders import require_folders
 from filebridge.inbox import InboxResult, run_inbox
 from filebridge.journal import Journal, utc_now_iso
 from filebridge.locking import single_instance
@@ -154,6 +156,22 @@ def open_client(
     )
 
 
+def configured_folders(settings: Settings) -> dict[str, Path]:
+    """`[folders]` key → path, in the order of the settings table."""
+    return {
+        name: getattr(settings.folders, name) for name in FolderSettings.model_fields
+    }
+
+
+def require_configured_folders(settings: Settings) -> None:
+    """Stop (exit 3, logged) before any work when a configured folder does not exist."""
+    try:
+        require_folders(configured_folders(settings), config=settings.source)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        raise
+
+
 @contextmanager
 def recording_failures(journal: Journal) -> Iterator[None]:
     """Keep the last error in the journal for `filebridge status`, then re-raise it."""
@@ -176,6 +194,7 @@ def run_pass(
     reexport: Sequence[int] = (),
     progress: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
+    since: int | None = None,
 ) -> RunResult:
     """Export, then drain the inbox, with collaborators passed in (watch reuses them).
 
@@ -192,6 +211,7 @@ def run_pass(
                 dry_run=dry_run,
                 reexport=reexport,
                 progress=progress,
+                since=since,
             )
             if do_export
             else None
@@ -213,11 +233,13 @@ def run_once(
     reexport: Sequence[int] = (),
     progress: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
+    since: int | None = None,
 ) -> RunResult:
     """One locked pass for Task Scheduler; a second concurrent pass exits at once.
 
     A dry run takes no lock: it writes nothing, so it may look while a real run works.
     """
+    require_configured_folders(settings)
     lock = _no_lock() if dry_run else single_instance(settings.lock_path)
     with (
         lock,
@@ -234,6 +256,7 @@ def run_once(
             reexport=reexport,
             progress=progress,
             stop=stop,
+            since=since,
         )
 
 
@@ -351,6 +374,7 @@ def run_watch(
     meanwhile exits at once with the already-running code. Returns after `stop` is set;
     raises AuthError when the token is refused (nothing works until a person acts).
     """
+    require_configured_folders(settings)
     timer = ExportTimer(settings, monotonic=monotonic, on_export=on_export)
     limiter = make_limiter(settings)
     opened: dict[str, Any] = {}

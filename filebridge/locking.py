@@ -6,6 +6,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import filelock
@@ -32,7 +33,8 @@ def single_instance(lock_path: Path) -> Iterator[None]:
         lock.acquire()
     except filelock.Timeout as exc:
         raise AlreadyRunningError(
-            f"Another filebridge run holds {lock_path}; this run did nothing.",
+            f"Another filebridge run{_holder(lock_path)} holds {lock_path}; this run "
+            "did nothing.",
             hint="That is normal when a scheduled run overlaps a long one. "
             "If no filebridge is running, delete nothing: the lock frees itself.",
         ) from exc
@@ -49,7 +51,22 @@ def single_instance(lock_path: Path) -> Iterator[None]:
 
 
 def _write_owner(lock_path: Path) -> None:
-    """Leave the holder's pid beside the lock for people debugging an overlap."""
+    """Leave the holder's pid and start time beside the lock, for the overlap message."""
     # Informational only: the OS lock is what counts, so a failed write is harmless.
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     with contextlib.suppress(OSError):
-        lock_path.with_suffix(".pid").write_text(f"{os.getpid()}\n", encoding="ascii")
+        lock_path.with_suffix(".pid").write_text(
+            f"{os.getpid()} {started}\n", encoding="ascii"
+        )
+
+
+def _holder(lock_path: Path) -> str:
+    """` (pid 4242, since 2026-12-02T07:00:00+00:00)` from the pid file, or ``."""
+    try:
+        words = lock_path.with_suffix(".pid").read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    if not words or not words[0].isdigit():
+        return ""
+    since = f", since {words[1]}" if len(words) > 1 else ""
+    return f" (pid {words[0]}{since})"

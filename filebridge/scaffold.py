@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from filebridge.config import checked_api_url
 from filebridge.errors import ConfigError, StorageError
 
 FOLDER_NAMES = ("outbox", "inbox", "archive", "failed", "state")
@@ -37,6 +38,7 @@ state = "state"      # journal, lock and log file: keep it on a local disk if yo
 
 [export]
 mapping = "default"          # a preset (default, one-row-per-order, german-excel) or a .toml path
+# To edit a preset, copy it here first:  filebridge mapping copy german-excel
 # format = "xlsx"            # csv or xlsx; overrides the mapping's dialect
 statuses = ["Payed"]         # add "COD" to export cash-on-delivery orders too
 since = "now"                # first run: "now" or a date such as "2026-11-01"
@@ -45,7 +47,7 @@ lookback_minutes = 10        # re-read this window each time; the journal drops 
 done_marker = false          # also write an empty <file>.done after each file
 
 [inbox]
-mapping = "default"          # header aliases and ERP value maps (inbox-<name>.toml or a path)
+mapping = "default"          # header aliases and ERP value maps: default, example-erp, or a path
 settle_seconds = 5           # a file must stay unchanged this long before it is read
 poll_seconds = 10            # full rescan interval (and polling interval)
 polling = false              # true for network shares (SMB/NFS): events do not cross the network
@@ -81,6 +83,14 @@ def init_folder(
     overwrite: bool = False,
 ) -> Path:
     """Write `filebridge.toml` and create the folders; never clobbers an existing config."""
+    try:
+        api_url = checked_api_url(api_url)
+    except ValueError as exc:  # refused now, not only by the first `check`
+        raise ConfigError(
+            f"--api-url {api_url!r} {exc}; nothing was written.",
+            hint="Leave --api-url out for https://api.selldone.com, or pass the URL "
+            "`filebridge sandbox` prints.",
+        ) from exc
     config_path = directory / "filebridge.toml"
     if config_path.exists() and not overwrite:
         raise ConfigError(

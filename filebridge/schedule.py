@@ -16,6 +16,8 @@ from xml.sax.saxutils import escape
 from filebridge.errors import ConfigError
 
 DEFAULT_TASK_NAME = "filebridge"
+MIN_MINUTES = 1
+MAX_MINUTES = 1439  # schtasks /SC MINUTE /MO accepts 1 … 1439
 _EVERY = re.compile(r"^\s*(\d+)\s*([mh])\s*$", re.IGNORECASE)
 
 
@@ -25,14 +27,16 @@ class TaskPlan:
 
     task_name: str
     executable: str  # absolute path to filebridge.exe (or python.exe)
-    arguments: str  # e.g. run -c "C:\\filebridge\\filebridge.toml"
+    arguments: (
+        str  # run -c "C:\\…\\filebridge.toml" (after -m filebridge for python.exe)
+    )
     working_dir: str  # the config folder, written without quotes
     every: timedelta
     time_limit: timedelta
 
 
 def parse_every(text: str) -> timedelta:
-    """`5m`, `15m`, `1h` → a timedelta; Task Scheduler repeats between 1 minute and 31 days."""
+    """`5m`, `15m`, `1h` → a timedelta within schtasks' MINUTE schedule (1–1439 minutes)."""
     match = _EVERY.match(text)
     if not match:
         raise ConfigError(
@@ -40,10 +44,14 @@ def parse_every(text: str) -> timedelta:
             hint="Write minutes or hours, e.g. --every 5m or --every 1h.",
         )
     amount, unit = int(match.group(1)), match.group(2).lower()
-    delta = timedelta(minutes=amount) if unit == "m" else timedelta(hours=amount)
-    if not timedelta(minutes=1) <= delta <= timedelta(days=31):
-        raise ConfigError(f"--every {text} is outside 1 minute … 31 days.")
-    return delta
+    minutes = amount if unit == "m" else amount * 60
+    if not MIN_MINUTES <= minutes <= MAX_MINUTES:
+        raise ConfigError(
+            f"--every {text.strip()} is outside {MIN_MINUTES} … {MAX_MINUTES} minutes, "
+            "the range of schtasks' MINUTE schedule.",
+            hint="Choose e.g. --every 5m; the longest is --every 1439m (23 h 59 min).",
+        )
+    return timedelta(minutes=minutes)
 
 
 def default_time_limit(every: timedelta) -> timedelta:
@@ -132,8 +140,13 @@ def make_plan(
     config_path: str,
     every: timedelta,
     task_name: str = DEFAULT_TASK_NAME,
+    as_module: bool = False,
 ) -> TaskPlan:
-    """Build the plan; paths are written as Windows paths, the working dir without quotes."""
+    """Build the plan; paths are written as Windows paths, the working dir without quotes.
+
+    `as_module`: `executable` is a Python interpreter, so the task runs
+    `python.exe -m filebridge run …` (the `filebridge` launcher is not on PATH).
+    """
     config = str(PureWindowsPath(config_path)) if "\\" in config_path else config_path
     working_dir = str(PureWindowsPath(config).parent) if "\\" in config else ""
     if not working_dir:
@@ -141,7 +154,7 @@ def make_plan(
     return TaskPlan(
         task_name=task_name,
         executable=executable,
-        arguments=f'run -c "{config}"',
+        arguments=("-m filebridge " if as_module else "") + f'run -c "{config}"',
         working_dir=working_dir,
         every=every,
         time_limit=default_time_limit(every),

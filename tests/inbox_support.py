@@ -66,7 +66,7 @@ requests_per_minute = 100000
 """,
         encoding="utf-8",
     )
-    for name in ("inbox", "archive", "failed", "state"):
+    for name in ("outbox", "inbox", "archive", "failed", "state"):
         (tmp_path / name).mkdir(exist_ok=True)
     return config
 
@@ -169,3 +169,22 @@ if __name__ == "__main__":
 
     stamina.set_testing(True, attempts=4)
     raise SystemExit(main(sys.argv[1:]))
+
+
+def result_csv_rows(path: Path) -> list[dict[str, str]]:
+    """A result file's rows; it is written in its input's dialect (`,`/`;`, UTF-8 with
+    BOM or the input's encoding), so the delimiter and encoding are read from it."""
+    import csv
+
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "utf-16", "cp1252"):
+        if encoding == "utf-16" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            continue
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        break
+    first = text.splitlines()[0] if text else ""
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    return list(csv.DictReader(text.splitlines(), delimiter=delimiter))

@@ -134,7 +134,7 @@ def test_second_run_exits_6_and_touches_nothing(site: Path, sandbox) -> None:
     with single_instance(state / "filebridge.lock"):
         blocked = filebridge("run", "-c", str(site), token=sandbox.token)
     assert blocked.returncode == 6
-    assert "Another filebridge run holds" in blocked.stderr
+    assert f"Another filebridge run (pid {os.getpid()}, since " in blocked.stderr
     assert list((site.parent / "outbox").iterdir()) == []
     after = {p.name for p in state.iterdir()}
     assert after - before <= {"filebridge.lock", "filebridge.pid"}

@@ -152,7 +152,7 @@ def test_reexport_waits_for_no_one_when_another_run_holds_the_lock(
         )
     assert reply.status_code == 303
     page = client.get("/order?id=15005").get_data(as_text=True)
-    assert "Another filebridge run holds" in page
+    assert f"Another filebridge run (pid {os.getpid()}, since " in page
     assert site.one("SELECT count(*) FROM export_batches") == batches
     assert "re-export of order 15005 refused" in site.settings.log_path.read_text(
         "utf-8"

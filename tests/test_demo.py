@@ -21,6 +21,7 @@ from filebridge.demo.sample_files import (
 )
 from filebridge.errors import StorageError
 from filebridge.sandbox import start_sandbox
+from tests.inbox_support import result_csv_rows
 
 DEMO_BUDGET_S = 60
 
@@ -265,6 +266,6 @@ def test_demo_applies_every_row_of_the_three_good_files(demo):
         if file.name == MISTAKES_CSV:
             continue
         assert file.result_path is not None
-        outcomes = {r["outcome"] for r in csv_rows(file.result_path)}
+        outcomes = {r["outcome"] for r in result_csv_rows(file.result_path)}
         assert outcomes == {"applied"}, file.name
         assert file.failed_path is None

@@ -103,6 +103,8 @@ def write_config(folder: Path, sandbox: Any) -> Path:
         "[limits]\nrequests_per_minute = 100000\n",
         encoding="utf-8",
     )
+    for name in ("outbox", "inbox", "archive", "failed", "state"):
+        (folder / name).mkdir(exist_ok=True)  # run refuses missing folders
     return config
 
 

@@ -22,6 +22,7 @@ from tests.inbox_support import (
     assert_no_skip_no_repeat,
     make_client,
     make_settings,
+    result_csv_rows,
     state_posts,
     write_csv,
     write_xlsx,
@@ -66,8 +67,7 @@ def shop_state(sandbox, order_id):
 
 
 def result_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        return list(csv.DictReader(handle))
+    return result_csv_rows(path)
 
 
 def test_run_inbox_semicolon_cp1252_excel_file(sandbox, settings, client, journal):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,8 @@ def test_second_holder_is_refused_at_once(tmp_path: Path) -> None:
     ):
         pass
     with single_instance(lock):
-        assert (tmp_path / "state" / "filebridge.pid").read_text().strip().isdigit()
+        pid_file = (tmp_path / "state" / "filebridge.pid").read_text()
+        assert pid_file.split()[0] == str(os.getpid())
 
 
 def test_lock_left_by_a_killed_process_does_not_block(tmp_path: Path) -> None:

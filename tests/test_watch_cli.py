@@ -285,7 +285,9 @@ def test_run_while_watch_holds_the_lock_exits_6(site: Path, sandbox: Any) -> Non
         )
         blocked = filebridge("run", "-c", str(site), token=sandbox.token)
         assert blocked.returncode == 6, blocked.stdout + blocked.stderr
-        assert "Another filebridge run holds" in blocked.stderr
+        assert f"Another filebridge run (pid {watcher.proc.pid}, since " in (
+            blocked.stderr
+        )
         assert blocked.stdout == ""  # no export line, no inbox line: it did nothing
         assert watcher.proc.poll() is None  # the watcher is unaffected
         assert watcher.stop(signal.SIGTERM) < 5

@@ -14,7 +14,7 @@ from pathlib import Path
 from filebridge.errors import InboxFileError
 from filebridge.inbox.file import FileProcessor, explain
 from filebridge.inbox.moves import claimed_path, sha256_of
-from filebridge.inbox.validation import validate_table
+from filebridge.inbox.validation import order_id_texts, validate_table
 from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
 from filebridge.replay import (
@@ -37,9 +37,13 @@ class PlannedCall:
 
     source: str
     row: int
-    order_id: int
-    method: str
-    description: str
+    order_id: int | str  # 0: no order; text: an id as written that did not parse
+    method: str  # "-": no call (rejected, nothing to do, duplicate, unreadable)
+    description: str  # a call's description starts with its method
+
+    @property
+    def is_call(self) -> bool:
+        return self.method != "-"
 
 
 def plan_pass(
@@ -72,9 +76,13 @@ def plan_pass(
             )
             continue
         checked = validate_table(table, files.mapping)
+        written = order_id_texts(
+            table, files.mapping, (raw for raw, _ in checked.rejected)
+        )
         for raw, issues in checked.rejected:
             text = "; ".join(i.describe() for i in issues)
-            planned.append(PlannedCall(name, raw.row, 0, "-", f"rejected: {text}"))
+            order = written.get(raw.row) or 0
+            planned.append(PlannedCall(name, raw.row, order, "-", f"rejected: {text}"))
         work = [RowWork(r.row, r.order_id, r) for r in checked.valid]
         planned.extend(
             plan_rows_dry(files.client, journal, work, source=name, book=book)

@@ -26,13 +26,17 @@ from filebridge.errors import (
 from filebridge.inbox.inbound_mapping import InboundMapping, parse_inbound_mapping
 from filebridge.inbox.moves import archive, claimed_path, move_to_failed
 from filebridge.inbox.report import Outcome, ResultLine, write_failed_rows
-from filebridge.inbox.validation import ValidationResult, validate_table
+from filebridge.inbox.validation import (
+    ValidationResult,
+    order_id_texts,
+    validate_table,
+)
 from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
 from filebridge.presets import INBOUND, read_mapping_text
 from filebridge.replay import OrderBook, RowWork, replay_rows
 from filebridge.selldone import SelldoneClient
-from filebridge.tables import RawRow, Table, read_table
+from filebridge.tables import RawRow, Table, TableFormat, read_table
 
 __all__ = ["FileProcessor", "FileReport", "Halt", "explain"]
 
@@ -210,9 +214,14 @@ class FileProcessor:
                 rejected,
                 stamp=self.stamp,
             )
+        written = order_id_texts(table, self.mapping, (raw for raw, _ in rejected))
         lines = [
             ResultLine(
-                r.row_number, r.order_id, _outcome(r.outcome), r.message, r.calls
+                r.row_number,
+                r.order_id if r.order_id is not None else written.get(r.row_number),
+                _outcome(r.outcome),
+                r.message,
+                r.calls,
             )
             for r in rows.values()
         ]
@@ -220,7 +229,7 @@ class FileProcessor:
             f"{report.applied} applied, {report.already_done} already done, "
             f"{report.rejected} rejected"
         )
-        self._archive(record, report, lines, "done")
+        self._archive(record, report, lines, "done", table.format)
 
     def _duplicate(
         self,
@@ -242,10 +251,17 @@ class FileProcessor:
         report: FileReport,
         lines: list[ResultLine],
         state: str,
+        source: TableFormat | None = None,
     ) -> None:
         folder = self.settings.folders.archive / self.now.strftime("%Y-%m-%d")
         target, result_path = archive(
-            self.journal, record, folder, lines, state=state, message=report.message
+            self.journal,
+            record,
+            folder,
+            lines,
+            state=state,
+            message=report.message,
+            source=source,
         )
         report.outcome = state
         report.archive_path = target

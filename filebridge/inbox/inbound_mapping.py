@@ -17,6 +17,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
+from urllib.parse import quote
 
 from filebridge.errors import MappingError
 from filebridge.selldone import FulfilmentState
@@ -79,7 +80,9 @@ _TOP_KEYS: Final = (
     "date_formats",
     "columns",
     "values",
+    "tracking_urls",
 )
+CODE_PLACEHOLDER: Final = "{code}"
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class InboundMapping:
     decimal_separator: Literal[".", ","] | None = None
     id_thousands_separator: Literal[".", ","] | None = None
     date_formats: tuple[str, ...] = ()
+    tracking_urls: dict[str, str] = field(default_factory=dict)
     _header_index: dict[str, str] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -114,6 +118,13 @@ class InboundMapping:
     def decimal_comma(self) -> bool | None:
         """True/False when the mapping fixes the decimal separator, None when inferred."""
         return None if self.decimal_separator is None else self.decimal_separator == ","
+
+    def tracking_url_for(self, carrier: str, code: str) -> str | None:
+        """The carrier's tracking link for `code` from `[tracking_urls]`, or None."""
+        template = self.tracking_urls.get(normalise_key(carrier))
+        if template is None:
+            return None
+        return template.replace(CODE_PLACEHOLDER, quote(code, safe=""))
 
     def canonical_column(self, header: str) -> str | None:
         """The canonical column a file header means, or None for an unknown column."""
@@ -261,6 +272,36 @@ def _parse_values(raw: object, problems: _Problems) -> dict[str, dict[str, str]]
     return maps
 
 
+def _parse_tracking_urls(raw: object, problems: _Problems) -> dict[str, str]:
+    """`[tracking_urls]`: carrier word → an https:// link with `{code}` in it."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        problems.add(None, "tracking_urls", "must be a table: [tracking_urls]")
+        return {}
+    templates: dict[str, str] = {}
+    for carrier, template in raw.items():
+        rest = (
+            template.replace(CODE_PLACEHOLDER, "") if isinstance(template, str) else ""
+        )
+        if (
+            not isinstance(template, str)
+            or CODE_PLACEHOLDER not in template
+            or not template.startswith("https://")
+            or "{" in rest
+            or "}" in rest
+        ):
+            problems.add(
+                "tracking_urls",
+                carrier,
+                "must be an https:// link with {code} where the tracking code goes, "
+                'e.g. "https://www.ups.com/track?tracknum={code}"',
+            )
+            continue
+        templates[normalise_key(carrier)] = template
+    return templates
+
+
 def parse_inbound_mapping(text: str, source: str) -> InboundMapping:
     """Parse and check an inbound mapping's TOML text; every problem is reported at once.
 
@@ -295,6 +336,7 @@ def parse_inbound_mapping(text: str, source: str) -> InboundMapping:
         decimal_separator=_separator(raw, "decimal_separator", problems),
         id_thousands_separator=_separator(raw, "id_thousands_separator", problems),
         date_formats=tuple(date_formats),
+        tracking_urls=_parse_tracking_urls(raw.get("tracking_urls"), problems),
     )
     if (
         mapping.decimal_separator is not None

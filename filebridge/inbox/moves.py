@@ -33,6 +33,7 @@ from filebridge.inbox.report import (
 )
 from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
+from filebridge.tables import TableFormat
 
 __all__ = [
     "PROCESSING_DIR",
@@ -117,8 +118,11 @@ def archive(
     *,
     state: str,
     message: str,
+    source: TableFormat | None = None,
 ) -> tuple[Path, Path]:
     """Write the result file, move the file into `folder`, close the claim as `state`.
+
+    `source` is the file's format: the result is written in the same CSV dialect.
 
     Returns (where the file went, its result file). A destination recorded by an
     earlier, interrupted attempt is reused when it is still free.
@@ -129,7 +133,7 @@ def archive(
         target = _unique(folder, record.original_name)
     result_path = target.with_name(target.name + RESULT_SUFFIX)
     ledger.set_destination(journal, record.id, target, result_path)
-    write_result_file(result_path, lines)
+    write_result_file(result_path, lines, source)
     _move(claimed_path(record), target)
     ledger.finish_file(journal, record.id, state, message=message)
     return target, result_path

@@ -30,7 +30,13 @@ from typing import Final, Literal
 import xlsxwriter
 
 from filebridge.errors import RowIssue, StorageError
-from filebridge.tables import RawRow, Table, escape_csv_text, normalise_key
+from filebridge.tables import (
+    RawRow,
+    Table,
+    TableFormat,
+    escape_csv_text,
+    normalise_key,
+)
 
 __all__ = [
     "ERROR_COLUMN",
@@ -70,7 +76,7 @@ class ResultLine:
     """One line of a result file: what happened to one row of an inbox file."""
 
     row: int
-    order_id: int | None
+    order_id: int | str | None  # text: an id as written that did not parse
     outcome: Outcome
     message: str
     calls: int
@@ -252,14 +258,25 @@ def write_unreadable_explanation(
     return _publish(target, text.encode("utf-8-sig"))
 
 
-def write_result_file(path: Path, lines: Sequence[ResultLine]) -> Path:
-    """Write a result file (CSV, UTF-8 with BOM so Excel shows every character).
+def write_result_file(
+    path: Path, lines: Sequence[ResultLine], source: TableFormat | None = None
+) -> Path:
+    """Write a result file (CSV) in the dialect of the CSV it reports on.
 
-    Messages come from the API and from people's cells, so they are written
-    formula-safe (`excel_safety.escape_csv_text`).
+    A `;`/cp1252 input gets a `;`/cp1252 result, so the Excel that opened the input
+    opens the result in columns too (as the failed/ file); otherwise, and for XLSX
+    inputs, `,` and UTF-8 with BOM, so Excel shows every character. Messages come from
+    the API and from people's cells, so they are written formula-safe
+    (`excel_safety.escape_csv_text`).
     """
+    csv_source = source if source is not None and source.kind == "csv" else None
+    delimiter = (csv_source.delimiter if csv_source else None) or ","
+    line_ending = (csv_source.line_ending if csv_source else None) or "\r\n"
+    encoding = (csv_source.encoding if csv_source else None) or "utf-8-sig"
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    if csv_source is not None and csv_source.sep_line:
+        buffer.write(f"sep={delimiter}{line_ending}")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator=line_ending)
     writer.writerow(RESULT_HEADERS)
     writer.writerows(
         [
@@ -271,4 +288,5 @@ def write_result_file(path: Path, lines: Sequence[ResultLine]) -> Path:
         ]
         for line in lines
     )
-    return _publish(path, buffer.getvalue().encode("utf-8-sig"))
+    # A legacy code page cannot hold every character of an API message (as failed/).
+    return _publish(path, buffer.getvalue().encode(encoding, errors="replace"))

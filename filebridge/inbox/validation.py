@@ -55,6 +55,7 @@ __all__ = [
     "RETURNED",
     "InboxRow",
     "ValidationResult",
+    "order_id_texts",
     "validate_table",
 ]
 
@@ -167,6 +168,9 @@ def _resolve_columns(
     return {c: cols[0] for c, cols in found.items()}, problems
 
 
+SPELLING_CUTOFF: Final = 0.8  # difflib ratio of a typo, not of another word
+
+
 def _unknown_state(text: str, lookup: dict[str, str]) -> tuple[str, str]:
     """Message and hint for a state word nobody knows, with the closest known word."""
     key = normalise_key(text)
@@ -178,7 +182,9 @@ def _unknown_state(text: str, lookup: dict[str, str]) -> tuple[str, str]:
     api_names = {normalise_key(v): v for v in STATE_VALUES}
     words = sorted(set(lookup) - set(api_names))
     spelled = {**api_names, **{word: word for word in words}}
-    close = difflib.get_close_matches(key, list(spelled), n=1, cutoff=0.6)
+    # Only a near-identical spelling is suggested (Shiped → shipped): at a looser cutoff
+    # `Storniert` (cancelled) came out as SentOrder, a suggestion across meanings.
+    close = difflib.get_close_matches(key, list(spelled), n=1, cutoff=SPELLING_CUTOFF)
     suggestion = f" (did you mean {spelled[close[0]]}?)" if close else ""
     known = f"; the mapping also knows {', '.join(words[:12])}" if words else ""
     return (
@@ -323,8 +329,10 @@ class _Checker:
             )
         return number
 
-    def _carrier(self, text: str) -> str | CellProblem:
+    def _carrier(self, text: str) -> str | CellProblem | None:
         carrier = _carrier_lookup(self.mapping).get(normalise_key(text))
+        if carrier is None and normalise_key(text) in self.mapping.tracking_urls:
+            return None  # a carrier known only for its tracking link: no transport type
         if carrier is None:
             return CellProblem(
                 "unknown carrier type",
@@ -333,6 +341,44 @@ class _Checker:
                 + ", or add the word under [values.carrier] in the inbound mapping",
             )
         return carrier
+
+    def tracking_urls(
+        self, codes: Sequence[str | None], urls: Sequence[str | None]
+    ) -> Sequence[str | None]:
+        """Fill a missing link from the carrier's `[tracking_urls]` template; a link in
+        the row always wins."""
+        column = self.columns.get("carrier")
+        if column is None or not self.mapping.tracking_urls:
+            return urls
+        carriers = self.texts(column)
+        transport = _carrier_lookup(self.mapping)
+        filled = list(urls)
+        for index, (code, url) in enumerate(zip(codes, urls, strict=True)):
+            carrier = carriers[index]
+            if not carrier:
+                continue
+            if code is not None and url is None:
+                filled[index] = self.mapping.tracking_url_for(carrier, code)
+            elif (
+                code is None
+                and normalise_key(carrier) in self.mapping.tracking_urls
+                and normalise_key(carrier) not in transport
+            ):
+                # Known only for its link, and there is no code to link: the word
+                # would be dropped without a word, so the row is refused as before.
+                self.report(
+                    index,
+                    column,
+                    carrier,
+                    CellProblem(
+                        "unknown carrier type",
+                        f"{carrier!r} is known only for its tracking link "
+                        "([tracking_urls]): add the tracking code, or map the word to "
+                        "a transport type under [values.carrier] in the inbound "
+                        "mapping",
+                    ),
+                )
+        return filled
 
     def nothing_to_do(
         self, given: Sequence[object], codes: Sequence[Any], urls: Sequence[Any]
@@ -414,6 +460,24 @@ class _InfoTemplates(dict[tuple[str, ...], dict[str, Any]]):
         return info
 
 
+def order_id_texts(
+    table: Table, mapping: InboundMapping, rows: Iterable[RawRow]
+) -> dict[int, str]:
+    """Row number → the order id as written, for rows whose id did not parse (the
+    result file and the dry run still name the order a person meant)."""
+    key = next(
+        (
+            key
+            for key, text in zip(table.headers, table.original_headers(), strict=True)
+            if mapping.canonical_column(text) == REQUIRED_COLUMN
+        ),
+        None,
+    )
+    if key is None:
+        return {}
+    return {raw.row: raw.cells.get(key, "") for raw in rows}
+
+
 def validate_table(table: Table, mapping: InboundMapping) -> ValidationResult:
     """Split a table's rows into valid `InboxRow`s and rejected rows with every issue.
 
@@ -437,6 +501,7 @@ def _validate_rows(
     codes = checker.column("tracking_code", parse_tracking_codes)
     urls = checker.column("tracking_url", parse_tracking_urls)
     infos = checker.delivery_infos()
+    urls = checker.tracking_urls(codes, urls)
     checker.nothing_to_do(given, codes, urls)
     issues = checker.issues
     fields = (table.numbers, order_ids, states, returned, items, codes, urls, infos)

@@ -44,6 +44,7 @@ from filebridge.journal import exports as ledger
 from filebridge.outbox.csv_stream import csv_cell_renderers
 from filebridge.outbox.mapping import MappingSpec, parse_mapping, render_filename
 from filebridge.outbox.order_rows import order_to_rows
+from filebridge.outbox.since import log_changed_since, remember_first_since
 from filebridge.outbox.table_writer import TableWriter, remove_file
 from filebridge.outbox.writers import (
     is_temp_name,
@@ -62,6 +63,7 @@ __all__ = [
     "ExportResult",
     "OrderSource",
     "check_mapping",
+    "is_exportable",
     "load_mapping",
     "preview_rows",
     "recover_pending",
@@ -176,7 +178,7 @@ def _initial_since(since: str, now: datetime) -> int:
     return _epoch(moment)
 
 
-def _is_exportable(order: Order, statuses: Sequence[str]) -> bool:
+def is_exportable(order: Order, statuses: Sequence[str]) -> bool:
     """Configured status, PHYSICAL, not rejected: the API filter, checked again."""
     if order.status not in statuses:
         return False
@@ -280,8 +282,12 @@ def run_export(
     dry_run: bool = False,
     reexport: Sequence[int] = (),
     progress: Callable[[int], None] | None = None,
+    since: int | None = None,
 ) -> ExportResult:
     """One export run (module docstring). `now` is the run's start, timezone-aware.
+
+    `since` (Unix seconds, `export --since DATE`) reads from there instead of the
+    cursor: orders the ledger holds are skipped as always, so history is exported once.
 
     `reexport` exports exactly these orders again, in their own file, whatever the
     ledger says; it changes neither the ledger nor the cursor. `dry_run` writes and
@@ -299,6 +305,7 @@ def run_export(
         recovered = recover_pending(
             outbox, journal, done_marker=settings.export.done_marker, now=now
         )
+        log_changed_since(settings.export.since, journal)
     batch_id = ledger.next_batch_id(journal)
     batch = _Batch(
         id=batch_id,
@@ -316,7 +323,7 @@ def run_export(
                     progress(len(batch.orders))
         else:
             cursor, skipped = _fetch_into(
-                settings, client, journal, batch, now, progress
+                settings, client, journal, batch, now, progress, since
             )
     except BaseException:
         batch.discard()
@@ -363,13 +370,20 @@ def _fetch_into(
     batch: _Batch,
     now: datetime,
     progress: Callable[[int], None] | None,
+    since: int | None = None,
 ) -> tuple[int, int]:
     """Stream the new exportable orders into `batch`; returns (new cursor, skipped)."""
     options = settings.export
     stored = ledger.get_cursor(journal)
-    if stored is None:
+    if since is not None:  # history on purpose: the ledger drops what was exported
+        start = since if stored is None else stored
+        updated_since = since
+        log.info("export --since: reading orders updated since %d", since)
+    elif stored is None:
         start = _initial_since(options.since, now)
         updated_since = start  # the first run starts exactly at `since`
+        if not batch.dry_run:
+            remember_first_since(journal, options.since)
     else:
         start = stored
         lookback = int(options.lookback_minutes * SECONDS_PER_MINUTE)
@@ -393,7 +407,13 @@ def _fetch_into(
         if order.id in seen:
             continue
         seen.add(order.id)
-        if not _is_exportable(order, options.statuses):
+        if not is_exportable(order, options.statuses):
+            if order.reject and order.reject.strip() and not batch.dry_run:
+                log.info(
+                    "order %d not exported: it is rejected in the shop (reject = %s)",
+                    order.id,
+                    order.reject,
+                )
             continue
         if order.id in pending or ledger.is_exported(journal, order.id):
             skipped += 1

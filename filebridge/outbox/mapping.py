@@ -219,8 +219,8 @@ def parse_mapping(text: str, source_name: str) -> MappingSpec:
         raise MappingError(
             f"Mapping {source_name} has {len(problems.items)} problem(s):\n"
             + "\n".join(f"  - {p}" for p in problems.items),
-            hint="Fix the listed keys; valid sources are listed in the README "
-            "(Column mappings) and by `filebridge mapping check`.",
+            hint="Fix the listed keys; `filebridge mapping fields` lists every valid "
+            "source (so does the README, § Column mappings (outbox)).",
         )
     if dialect is None:  # unreachable: a dialect that did not parse added a problem
         raise MappingError(f"Mapping {source_name} has an invalid [dialect].")

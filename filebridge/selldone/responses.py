@@ -45,7 +45,9 @@ _TOKEN_HINT = (
     "set SELLDONE_TOKEN (or [selldone] token) and run again."
 )
 _SCOPE_HINT = (
-    "Create a token for shop {shop_id} with the backoffice:order:read and "
+    "First check [selldone] shop_id: {shop_id} may be the wrong shop id (a token "
+    "answers 403 for every shop but its own; the id is shown next to the token). If "
+    "it is right, create a token for shop {shop_id} with the backoffice:order:read and "
     "backoffice:order:write scopes (`filebridge auth-url`), check that the account's "
     "e-mail is verified, set SELLDONE_TOKEN and run again."
 )
@@ -101,7 +103,8 @@ def classify_response(
     if status == 403:
         raise AuthError(
             _sentence(f"Selldone refused access (403 on {where}){detail}")
-            + f" The token lacks a scope or access to shop {shop_id}.",
+            + f" Either shop id {shop_id} is wrong or the token lacks a scope or "
+            "access to that shop.",
             hint=_SCOPE_HINT.format(shop_id=shop_id),
             **common,
         )

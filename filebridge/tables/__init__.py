@@ -17,7 +17,7 @@ from filebridge.tables.cells import (
 )
 from filebridge.tables.excel_safety import DANGEROUS_LEADING, ESCAPE, escape_csv_text
 from filebridge.tables.readers import SUPPORTED_SUFFIXES, read_table
-from filebridge.tables.table_model import RawRow, Table, building_rows
+from filebridge.tables.table_model import RawRow, Table, TableFormat, building_rows
 
 __all__ = [
     "DANGEROUS_LEADING",
@@ -27,6 +27,7 @@ __all__ = [
     "ParsedColumn",
     "RawRow",
     "Table",
+    "TableFormat",
     "building_rows",
     "column_letter",
     "escape_csv_text",

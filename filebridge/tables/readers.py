@@ -203,6 +203,26 @@ def _no_rows(path: Path) -> InboxFileError:
     )
 
 
+def _no_rows_in_sheet(
+    path: Path, name: str, names: Sequence[str], configured: str | None
+) -> InboxFileError:
+    """An empty sheet: name every sheet, and `inbox.sheet`, which picks another."""
+    others = [n for n in names if n != name]
+    listed = ", ".join(repr(n) for n in names)
+    which = "the sheet set in [inbox] sheet" if configured else "the first sheet"
+    hint = (
+        f'set [inbox] sheet = "{others[0]}" (or the sheet that holds the data) in '
+        "filebridge.toml, or move the data to " + which
+        if others
+        else "export the file again with a header row and data rows"
+    )
+    return _refuse(
+        path,
+        f"sheet {name!r} ({which}) has no rows; the workbook's sheets are {listed}",
+        hint,
+    )
+
+
 def _build_table(
     path: Path,
     columns: Sequence[Sequence[str]],
@@ -256,7 +276,16 @@ def _build_table(
 
 
 def _decode(path: Path, data: bytes, encoding: str | None) -> tuple[str, str]:
-    """(text, encoding used). BOM first, then UTF-8, then Windows-1252."""
+    """(text, encoding used). BOM first, then UTF-8, then Windows-1252.
+
+    Trailing NUL bytes (padding some ERP writers and copy tools leave at the end of a
+    file) are dropped first, except in UTF-16, where a NUL is half of a character.
+    """
+    utf16 = data.startswith(_UTF16_BOMS) or (encoding or "").lower().startswith(
+        ("utf-16", "utf16")
+    )
+    if not utf16 and data.endswith(b"\x00"):
+        data = data.rstrip(b"\x00")
     if encoding:
         codec = encoding
         if data.startswith(_UTF8_BOM) and encoding.lower().replace("_", "-") in (
@@ -495,7 +524,7 @@ def _read_xlsx(path: Path, data: bytes, sheet: str | None) -> Table:
             _check_size(path, len(rows), widths, start_row + 1)
             sheet_texts = sheet_columns(rows, widths)
             if sheet_texts is None:
-                raise _no_rows(path)
+                raise _no_rows_in_sheet(path, name, list(workbook.sheet_names), sheet)
             top, header, columns = sheet_texts
             first = start_row + 1 + top
             return _build_table(path, columns, first, fmt, header=header)
