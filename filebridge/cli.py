@@ -538,7 +538,7 @@ def _dashboard_server_class() -> Any:
     except ModuleNotFoundError as exc:
         raise ConfigError(
             f"The dashboard needs {exc.name}, which is not installed.",
-            hint='Install the extra: pip install "filebridge[dashboard]"',
+            hint='Install the extra: pip install "selldone-filebridge[dashboard]"',
         ) from exc
     return DashboardServer
 
