@@ -238,7 +238,7 @@ def test_the_cli_says_how_to_install_the_extra_when_flask_is_missing(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 3, done.stderr
-    assert 'pip install "filebridge[dashboard]"' in done.stderr
+    assert 'pip install "selldone-filebridge[dashboard]"' in done.stderr
 
 
 # --- nothing outside the folders, no secret -------------------------------------------
