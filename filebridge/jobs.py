@@ -163,10 +163,17 @@ def configured_folders(settings: Settings) -> dict[str, Path]:
     }
 
 
-def require_configured_folders(settings: Settings) -> None:
-    """Stop (exit 3, logged) before any work when a configured folder does not exist."""
+def require_configured_folders(settings: Settings, *, watching: bool = False) -> None:
+    """Stop (exit 3, logged) before any work when a configured folder does not exist.
+
+    `watch` waits for a missing inbox instead (logged and retried, as a share outage
+    is while it runs), so a restart during an outage does not stop it.
+    """
+    folders = configured_folders(settings)
+    if watching:
+        folders.pop("inbox")
     try:
-        require_folders(configured_folders(settings), config=settings.source)
+        require_folders(folders, config=settings.source)
     except ConfigError as exc:
         log.error("%s", exc)
         raise
@@ -374,7 +381,7 @@ def run_watch(
     meanwhile exits at once with the already-running code. Returns after `stop` is set;
     raises AuthError when the token is refused (nothing works until a person acts).
     """
-    require_configured_folders(settings)
+    require_configured_folders(settings, watching=True)
     timer = ExportTimer(settings, monotonic=monotonic, on_export=on_export)
     limiter = make_limiter(settings)
     opened: dict[str, Any] = {}

@@ -263,8 +263,12 @@ class _Folders:
 
 
 def _read_result(path: Path) -> list[dict[str, str]]:
-    text = path.read_text(encoding="utf-8-sig")
-    return list(csv.DictReader(io.StringIO(text, newline="")))
+    """A result file: written in its input's CSV dialect (`;`/cp1252 for such inputs)."""
+    table = _read_table(path)
+    if not table:
+        return []
+    header, rows = table[0], table[1:]
+    return [dict(zip(header, row, strict=False)) for row in rows]
 
 
 def _read_table(path: Path) -> list[list[str]]:
