@@ -238,7 +238,11 @@ def status(config_path: Path) -> None:
 
     settings = load_settings(config_path)
     with Journal.open(settings.journal_path) as journal:
-        report = read_status(journal, now=datetime.now(UTC))
+        report = read_status(
+            journal,
+            now=datetime.now(UTC),
+            write_settle=settings.selldone.write_settle_seconds,
+        )
     for line in report.lines():
         click.echo(line)
 

@@ -37,6 +37,13 @@ def inbox_summary(result: InboxResult) -> str:
         text += f"; {len(result.waiting)} files still being written"
     if result.unavailable is not None:
         text += "; Selldone was unavailable, pending rows resume next run"
+    for hold in result.held.values():
+        text += f"\n  {hold.describe()}"
+    if result.held:
+        text += (
+            f"\n  {len(result.held)} orders held, {result.rows_held} rows wait behind "
+            "them; every other row went on"
+        )
     return text
 
 

@@ -55,10 +55,12 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """5 when the API gave out mid-inbox (rows stay pending), 1 for rejections, else 0."""
+        """5 when the API gave out mid-inbox (rows stay pending), 1 for rejections or
+        held orders (finished, but not clean), else 0."""
         if self.inbox is not None and self.inbox.unavailable is not None:
             return ApiUnavailableError.exit_code
-        return EXIT_REJECTED_ROWS if self.rejected_rows else EXIT_CLEAN
+        held = self.inbox is not None and bool(self.inbox.held)
+        return EXIT_REJECTED_ROWS if self.rejected_rows or held else EXIT_CLEAN
 
 
 def make_limiter(settings: Settings) -> RateLimiter:

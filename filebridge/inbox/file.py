@@ -4,7 +4,9 @@ Files with the same content hash as an earlier file are not replayed ("duplicate
 and are archived. The result file is written beside the archived file; rejected rows go
 to `failed/` in the original format; an unreadable file goes to `failed/` with a
 `.error.txt`. When the API is unavailable or the pass is stopped, the file stays claimed
-with its rows pending and resumes on the next run.
+with its rows pending and resumes on the next run. Rows of a held order (a doubtful
+step, see `replay`) also keep their file claimed, but the pass goes on: the holds are
+shared by the files of one pass (`FileProcessor.held`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from filebridge.inbox.validation import (
 from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
 from filebridge.presets import INBOUND, read_mapping_text
-from filebridge.replay import OrderBook, RowWork, replay_rows
+from filebridge.replay import Hold, OrderBook, RowWork, replay_rows
 from filebridge.selldone import SelldoneClient
 from filebridge.tables import RawRow, Table, TableFormat, read_table
 
@@ -60,6 +62,7 @@ class FileReport:
     already_done: int = 0
     rejected: int = 0
     pending: int = 0
+    held: int = 0
     calls: int = 0
     archive_path: Path | None = None
     result_path: Path | None = None
@@ -100,6 +103,7 @@ class FileProcessor:
         self.max_bytes = int(settings.inbox.max_file_mb * MEGABYTE)
         self.stamp = now.strftime("%Y%m%d-%H%M%S")
         self.book = OrderBook(client, journal)  # one per pass: reads serve every file
+        self.held: dict[int, Hold] = {}  # orders held in this pass, shared by its files
 
     def read(self, path: Path) -> Table:
         """The file's rows as text; raises `InboxFileError` saying why it is unreadable."""
@@ -160,8 +164,10 @@ class FileProcessor:
             book=self.book,
             prior_calls={n: r.calls for n, r in rows.items()},
             stop=self.stop,
+            held=self.held,
         )
         report.calls = replayed.calls
+        report.held = replayed.held_rows
         if replayed.stopped or replayed.unavailable is not None:
             _count(report, ledger.row_records(self.journal, record.id))
             if replayed.unavailable is not None:
@@ -178,6 +184,16 @@ class FileProcessor:
                 report.message = "stopped; the file resumes on the next run"
             log.warning("%s left pending: %s", record.original_name, report.message)
             return halt
+        if replayed.held_rows:
+            _count(report, ledger.row_records(self.journal, record.id))
+            orders = sorted({o.order_id for o in replayed.outcomes if o.held})
+            report.message = (
+                f"{replayed.held_rows} rows held (orders "
+                f"{', '.join(map(str, orders))}); the other rows went on; the file "
+                "stays in processing/ and resumes on the next run"
+            )
+            log.warning("%s: %s", record.original_name, report.message)
+            return None
         self._finish(record, report, table, checked)
         return None
 

@@ -18,6 +18,7 @@ from filebridge.journal.store import Journal, utc_now_iso
 
 __all__ = [
     "FileRecord",
+    "HeldOrder",
     "KnownOrder",
     "RowRecord",
     "StepRecord",
@@ -27,6 +28,7 @@ __all__ = [
     "earlier_copy",
     "finish_file",
     "forget_planned_steps",
+    "held_orders",
     "known_order",
     "mark_checked",
     "mark_step",
@@ -88,6 +90,25 @@ class StepRecord:
     sent_at: str | None = None
     finished_at: str | None = None
     checked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class HeldOrder:
+    """An order whose rows wait: one of its steps is `sent` and not settled yet.
+
+    `sent_at` is when the doubtful request left; `finished_at` is set when the shop
+    answered it (with an error), i.e. it is no longer running there and the next run
+    settles it at once. `rows_waiting` counts its pending rows in unfinished files.
+    """
+
+    order_id: int
+    action: str
+    file_name: str | None
+    row_number: int | None
+    sent_at: str | None
+    finished_at: str | None
+    message: str
+    rows_waiting: int
 
 
 @dataclass(frozen=True)
@@ -392,6 +413,39 @@ def sent_steps(journal: Journal, file_id: int, row_number: int) -> list[StepReco
         (file_id, row_number),
     )
     return [_step(r) for r in rows]
+
+
+def held_orders(journal: Journal) -> list[HeldOrder]:
+    """Orders held by a doubtful (`sent`, unsettled) step, oldest first, for `status`.
+
+    One line per order: its oldest doubtful step, and how many of its rows in claimed
+    files are still pending behind it.
+    """
+    rows = journal.query(
+        "SELECT s.order_id, s.action, f.original_name, s.row_number, s.sent_at, "
+        "s.finished_at, s.message, ("
+        "  SELECT count(*) FROM inbox_rows r JOIN inbox_files g ON g.id = r.file_id "
+        "  WHERE r.order_id = s.order_id AND r.outcome = 'pending' "
+        "  AND g.state = 'claimed') AS waiting "
+        "FROM steps s LEFT JOIN inbox_files f ON f.id = s.file_id "
+        "WHERE s.state = 'sent' ORDER BY s.id"
+    )
+    found: dict[int, HeldOrder] = {}
+    for r in rows:
+        order_id = int(r["order_id"])
+        if order_id in found:
+            continue
+        found[order_id] = HeldOrder(
+            order_id=order_id,
+            action=str(r["action"]),
+            file_name=r["original_name"],
+            row_number=None if r["row_number"] is None else int(r["row_number"]),
+            sent_at=r["sent_at"],
+            finished_at=r["finished_at"],
+            message=str(r["message"] or ""),
+            rows_waiting=int(r["waiting"]),
+        )
+    return list(found.values())
 
 
 def confirmed_step_names(journal: Journal, file_id: int, row_number: int) -> list[str]:

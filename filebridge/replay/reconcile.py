@@ -26,11 +26,27 @@ log = logging.getLogger(__name__)
 
 
 class StepInFlightError(Exception):
-    """A maybe-sent step is too recent to check; retry after `seconds`."""
+    """A maybe-sent step is too recent to check; retry after `seconds`.
 
-    def __init__(self, seconds: float) -> None:
+    `action` names the doubtful step and `reason` says why it is in doubt (what the
+    journal recorded when its answer did not come), for the run's summary and status.
+    """
+
+    def __init__(self, seconds: float, action: str = "", reason: str = "") -> None:
         super().__init__(f"retry in {seconds:.1f} s")
         self.seconds = seconds
+        self.action = action
+        self.reason = reason
+
+
+def _doubt(
+    records: list[ledger.StepRecord], waits: dict[str, float]
+) -> StepInFlightError:
+    """The error for the young, unsettled steps among `records` (the longest wait)."""
+    young = [r for r in records if waits[r.key] > 0]
+    record = max(young, key=lambda r: waits[r.key])
+    reason = record.message or "the run that sent it ended before its answer came"
+    return StepInFlightError(waits[record.key], record.action, reason)
 
 
 def reconcile_sent_steps(
@@ -62,15 +78,15 @@ def reconcile_sent_steps(
     }
     if all(waits[r.key] > 0 and r.checked_at for r in pending):
         # Already looked for since they were sent: nothing new to learn before then.
-        raise StepInFlightError(max(waits.values()))
+        raise _doubt(pending, waits)
     facts = fetch()
-    wait = 0.0
+    unsettled: list[ledger.StepRecord] = []
     for record in pending:
         reached = _reached(record, facts)
         if not reached and waits[record.key] > 0:
             with journal.atomic():
                 ledger.mark_checked(journal, record.key)
-            wait = max(wait, waits[record.key])
+            unsettled.append(record)
             continue
         with journal.atomic():
             ledger.mark_step(
@@ -87,8 +103,8 @@ def reconcile_sent_steps(
             record.action,
             "had reached the shop" if reached else "had not reached the shop",
         )
-    if wait:
-        raise StepInFlightError(wait)
+    if unsettled:
+        raise _doubt(unsettled, waits)
 
 
 def _age(record: ledger.StepRecord, now: datetime) -> float:

@@ -66,6 +66,7 @@ class RowOutcome:
     outcome: str  # applied | already-done | rejected | pending
     message: str
     calls: int
+    held: bool = False  # pending because its order is held (a doubtful step)
 
 
 class RowReplay:
