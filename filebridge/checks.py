@@ -156,6 +156,29 @@ def check_since(settings: Settings) -> list[CheckResult]:
     return [] if note is None else [CheckResult("export.since", True, note, note=True)]
 
 
+CLOCK_SKEW_LIMIT_S = 60.0
+
+
+def check_clock(client: SelldoneClient) -> CheckResult:
+    """This machine's clock against the shop's (the `Date` header of the API's answer).
+
+    filebridge never relies on the local clock for what it exports or when it retries,
+    but logs, archive folders and a person reading them do: a skew over a minute fails.
+    """
+    skew = client.clock_skew
+    if skew is None:
+        return CheckResult("clock", False, "the shop sent no Date header to compare")
+    if abs(skew) > CLOCK_SKEW_LIMIT_S:
+        where = "behind" if skew > 0 else "ahead of"
+        return CheckResult(
+            "clock",
+            False,
+            f"this machine's clock is {abs(skew):.0f} s {where} the shop's; turn on "
+            "Windows time sync (Settings > Time & language > Sync now)",
+        )
+    return CheckResult("clock", True, f"within {abs(skew):.0f} s of the shop's")
+
+
 def run_checks(settings: Settings, client: SelldoneClient) -> list[CheckResult]:
     folders = settings.folders
     results = [
@@ -164,5 +187,7 @@ def run_checks(settings: Settings, client: SelldoneClient) -> list[CheckResult]:
     ]
     results.extend(check_mappings(settings))
     results.append(check_api(settings, client))
+    if results[-1].ok:
+        results.append(check_clock(client))
     results.extend(check_since(settings))
     return results

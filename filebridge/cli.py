@@ -354,6 +354,7 @@ def export(
         raise click.UsageError("use --since or --reexport, not both")
     since = parse_since(since_text) if since_text is not None else None
     settings = load_config(config_path)
+    stop = stop_on_signals()
     result = run_once(
         settings,
         do_inbox=False,
@@ -361,6 +362,7 @@ def export(
         reexport=reexport,
         progress=_progress_printer(),
         since=since,
+        stop=stop,
     )
     if sys.stderr.isatty():
         click.echo("", err=True)

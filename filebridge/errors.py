@@ -11,7 +11,8 @@ FilebridgeError                      exit  recovery
 │   └── ApiRejectedError               7   other 4xx / app-level error: this request never succeeds as sent
 │       └── TransitionRejectedError   (1)  the shop refused one order's state change → reported per row
 ├── StorageError                       8   journal/outbox/inbox not writable, disk full, share gone
-└── AlreadyRunningError                6   another run holds the lock: this run did nothing
+├── AlreadyRunningError                6   another run holds the lock: this run did nothing
+└── StopRequestedError               130   Ctrl-C/SIGTERM during a wait: no request was started
 ```
 
 Exit codes in parentheses are not raised out of a run: the use case catches them for one file
@@ -45,6 +46,7 @@ __all__ = [
     "MappingError",
     "RequestFate",
     "RowIssue",
+    "StopRequestedError",
     "StorageError",
     "TransitionRejectedError",
 ]
@@ -213,6 +215,17 @@ class AlreadyRunningError(FilebridgeError):
 
     exit_code = 6
     summary = "already running"
+
+
+class StopRequestedError(FilebridgeError):
+    """A stop was asked for (Ctrl-C, SIGTERM) while waiting to send: nothing was sent.
+
+    Raised by every wait of the client (rate budget, Retry-After, backoff) so that no
+    request starts after the signal; the step it was for stays `planned`.
+    """
+
+    exit_code = EXIT_INTERRUPTED
+    summary = "stopped before the next request"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from filebridge.errors import (
     ApiUnavailableError,
     ConfigError,
     FilebridgeError,
+    StopRequestedError,
     StorageError,
 )
 from filebridge.folders import require_folders
@@ -63,9 +64,16 @@ class RunResult:
         return EXIT_REJECTED_ROWS if self.rejected_rows or held else EXIT_CLEAN
 
 
-def make_limiter(settings: Settings) -> RateLimiter:
-    """One limiter per process: export and replay share the API budget."""
-    return RateLimiter(settings.limits.requests_per_minute, window_seconds=60.0)
+def make_limiter(
+    settings: Settings, stop: threading.Event | None = None
+) -> RateLimiter:
+    """One limiter per process: export and replay share the API budget.
+
+    `stop` ends every wait of the client at once and lets no request start after it.
+    """
+    limiter = RateLimiter(settings.limits.requests_per_minute, window_seconds=60.0)
+    limiter.stop = stop
+    return limiter
 
 
 LAST_START_KEY = "ratelimit.last_start"
@@ -82,27 +90,45 @@ def share_budget(limiter: RateLimiter, journal: Journal) -> None:
     (`LAST_START_KEY`): a start newer than every journalled call belonged to a process
     that died with that call in flight, and is kept (`UNANSWERED_KEY`) for later
     processes too.
+
+    Clock-proof: times stored "in the future" (this machine's clock went back since
+    they were written) are clamped to now, in the journal too, so they count for one
+    window from now and then age out: no wait exceeds one window.
     """
     now = datetime.now(UTC)
     now_clock = time.monotonic()
     span = timedelta(seconds=limiter.window_seconds + limiter.margin_seconds)
     horizon = now - span
+    clamped = journal.execute(
+        "UPDATE api_calls SET at = ? WHERE at > ?", (now.isoformat(), now.isoformat())
+    ).rowcount
+    if clamped:
+        log.warning(
+            "%d API calls were journalled in the future (the clock went back): "
+            "counted as made now",
+            clamped,
+        )
     rows = journal.query(
         "SELECT at FROM api_calls WHERE at >= ?",
         ((horizon - timedelta(seconds=1)).isoformat(),),
     )
     starts = [m for m in (_moment(row["at"]) for row in rows) if m is not None]
     unanswered = [
-        moment
+        min(moment, now)
         for moment in map(_moment, json.loads(journal.get_meta(UNANSWERED_KEY) or "[]"))
         if moment is not None and moment > horizon
     ]
     last = _moment(journal.get_meta(LAST_START_KEY))
+    if last is not None and last > now:
+        last = now
+        journal.set_meta(LAST_START_KEY, now.isoformat())
     covered = any(s >= last for s in starts) if last is not None else True
     if last is not None and last > horizon and not covered and last not in unanswered:
         unanswered.append(last)
     journal.set_meta(UNANSWERED_KEY, json.dumps([m.isoformat() for m in unanswered]))
-    moments = [m for m in [*starts, *unanswered] if m > horizon]
+    # A stored time in the future (this machine's clock went back since) counts as
+    # "just now": no wait can exceed one window, whatever the clock did.
+    moments = [min(m, now) for m in [*starts, *unanswered] if m > horizon]
     limiter.preload(now_clock - (now - m).total_seconds() for m in moments)
     if moments:
         log.info("%d API calls of earlier runs count against this minute", len(moments))
@@ -246,7 +272,11 @@ def run_once(
     with (
         lock,
         Journal.open(settings.journal_path) as journal,
-        open_client(settings, journal=None if dry_run else journal) as client,
+        open_client(
+            settings,
+            journal=None if dry_run else journal,
+            limiter=make_limiter(settings, stop),
+        ) as client,
     ):
         return run_pass(
             settings,
@@ -298,6 +328,9 @@ class ExportTimer:
                     journal=journal,
                     now=datetime.now(UTC),
                 )
+        except StopRequestedError:
+            log.info("export stopped before its next request")
+            return
         except (ApiUnavailableError, StorageError) as exc:
             log.warning("export skipped, retrying at the next interval: %s", exc)
             return
@@ -378,7 +411,7 @@ def run_watch(
     """
     require_configured_folders(settings)
     timer = ExportTimer(settings, monotonic=monotonic, on_export=on_export)
-    limiter = make_limiter(settings)
+    limiter = make_limiter(settings, stop)
     opened: dict[str, Any] = {}
 
     @contextmanager

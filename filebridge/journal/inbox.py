@@ -37,6 +37,7 @@ __all__ = [
     "plan_step",
     "record_rows",
     "remember_order",
+    "restamp_future_sends",
     "row_records",
     "sent_steps",
     "set_destination",
@@ -387,6 +388,22 @@ def mark_unanswered(journal: Journal, key: str, message: str, *, ended: bool) ->
         "UPDATE steps SET message = ?, finished_at = ? WHERE idempotency_key = ?",
         (message, utc_now_iso() if ended else None, key),
     )
+
+
+def restamp_future_sends(journal: Journal, file_id: int, row_number: int) -> int:
+    """Clamp the row's `sent` steps stamped in the future (the clock went back) to now.
+
+    The wait for a maybe-running request counts from its send time; one in the future
+    would make it last as long as the clock jump. Now is the earliest time we can vouch
+    for, so the wait is at most the settle time from here. Returns how many changed.
+    """
+    now = utc_now_iso()
+    cursor = journal.execute(
+        "UPDATE steps SET sent_at = ? WHERE file_id = ? AND row_number = ? "
+        "AND state = 'sent' AND sent_at > ?",
+        (now, file_id, row_number, now),
+    )
+    return int(cursor.rowcount)
 
 
 def mark_checked(journal: Journal, key: str) -> None:

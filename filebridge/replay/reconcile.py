@@ -69,6 +69,14 @@ def reconcile_sent_steps(
     now could apply it twice. Old steps the order does not show are planned again, and
     so are steps whose request the shop answered (with an error: it is done with it).
     """
+    if ledger.sent_steps(journal, file_id, row):
+        with journal.atomic():
+            if ledger.restamp_future_sends(journal, file_id, row):
+                log.warning(
+                    "order %d: a step was sent 'in the future' (the clock went back); "
+                    "its settle time counts from now",
+                    order_id,
+                )
     pending = ledger.sent_steps(journal, file_id, row)
     if not pending:
         return
@@ -108,10 +116,14 @@ def reconcile_sent_steps(
 
 
 def _age(record: ledger.StepRecord, now: datetime) -> float:
-    """Seconds since the step's request left (0 if the journal has no time)."""
+    """Seconds since the step's request left (0 if the journal has no time).
+
+    Never negative: a `sent_at` in the future (the clock went back since) counts as
+    "just sent", so the wait is at most the grace, never the grace plus the jump.
+    """
     if record.sent_at is None:
         return 0.0
-    return (now - datetime.fromisoformat(record.sent_at)).total_seconds()
+    return max(0.0, (now - datetime.fromisoformat(record.sent_at)).total_seconds())
 
 
 def _reached(record: ledger.StepRecord, facts: OrderFacts) -> bool:

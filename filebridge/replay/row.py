@@ -1,8 +1,8 @@
 """Replays one inbox row's steps exactly once: journalled before and after each send.
 
 The protocol is described in `replay`; this module is one row of it. The row's plan is
-recorded (`planned`), each step is marked `sent` and committed before its request
-leaves, and the answer, the order's new known state and (on the last step) the row's
+recorded (`planned`), each step is marked `sent` and committed right before its
+request leaves (after every wait of the client: `before_send`), and the answer, the order's new known state and (on the last step) the row's
 outcome are committed together. Steps a crash left `sent` are settled first
 (`reconcile`).
 """
@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from filebridge.errors import (
     ApiError,
@@ -20,6 +21,7 @@ from filebridge.errors import (
     ApiUnavailableError,
     AuthError,
     RequestFate,
+    StopRequestedError,
     TransitionRejectedError,
 )
 from filebridge.journal import Journal
@@ -36,7 +38,7 @@ from filebridge.replay.fulfilment import (
 )
 from filebridge.replay.order_book import OrderBook, OrderFacts
 from filebridge.replay.reconcile import reconcile_sent_steps
-from filebridge.selldone import FulfilmentState, SelldoneClient
+from filebridge.selldone import FulfilmentState, SelldoneClient, SendHook
 
 __all__ = ["RowOutcome", "RowReplay", "RowWork", "step_key"]
 
@@ -194,12 +196,17 @@ class RowReplay:
             record = ledger.step(self.journal, key)
             if record is not None and record.state == "confirmed":
                 continue
-            with self.journal.atomic():
-                ledger.mark_step(self.journal, key, "sent")
             try:
                 self.calls += 1
                 self.book.calls += 1
-                facts = self._send(action)
+                facts = self._send(action, self._journalling(key))
+            except StopRequestedError:
+                # Stopped during a wait: this attempt never left. An earlier attempt
+                # of it was retried, so it provably was not processed either.
+                with self.journal.atomic():
+                    ledger.mark_step(self.journal, key, "planned")
+                    self.finish("pending", "stopped before " + action.describe())
+                raise
             except TransitionRejectedError as exc:
                 with self.journal.atomic():
                     ledger.mark_step(self.journal, key, "planned")
@@ -260,7 +267,17 @@ class RowReplay:
                 )
         return self.finish(*self._final(plan))
 
-    def _send(self, action: Action) -> OrderFacts:
+    def _journalling(self, key: str) -> SendHook:
+        """The step is journalled `sent` after every wait, right before it leaves, and
+        `planned` again when an attempt provably was not processed (a 429 or 503)."""
+
+        def mark(state: str) -> None:
+            with self.journal.atomic():
+                ledger.mark_step(self.journal, key, state)
+
+        return SendHook(sending=partial(mark, "sent"), unsent=partial(mark, "planned"))
+
+    def _send(self, action: Action, hook: SendHook) -> OrderFacts:
         """One write; returns what the order looks like afterwards."""
         order_id = self.work.order_id
         before = self.book.get(order_id) or OrderFacts("", None, None, False)
@@ -269,6 +286,7 @@ class RowReplay:
                 order_id,
                 tracking_code=action.tracking_code,
                 tracking_url=action.tracking_url,
+                hook=hook,
             )
             info = (
                 result.delivery_info.raw()
@@ -281,7 +299,7 @@ class RowReplay:
             )
             return OrderFacts(before.state, tracking, info, before.fresh)
         if action.kind is ActionKind.RETURNED:
-            change = self.client.post_delivery_returned(order_id)
+            change = self.client.post_delivery_returned(order_id, hook=hook)
         else:
             if action.state is None:
                 raise ValueError(f"state action without a state: {action!r}")
@@ -290,6 +308,7 @@ class RowReplay:
                 action.state,
                 items=action.items,
                 delivery_info=action.delivery_info,
+                hook=hook,
             )
         modelled = apply(
             parse_state(before.state) or FulfilmentState.CHECK_QUEUE, action

@@ -5,7 +5,8 @@ Every write is journalled before and after it is sent:
     planned  ──(commit)──►  sent  ──HTTP──►  confirmed | rejected   (one commit each)
 
 * The plan of a row is recorded (`planned`) in the transaction that decides it.
-* A step is marked `sent` and committed *before* the request leaves. If the process dies
+* A step is marked `sent` and committed *right before* the request leaves, after every
+  wait of the client (budget, Retry-After, backoff). If the process dies
   after that, the step is "maybe applied": the next run re-reads the order (one GET) and
   marks it confirmed if the order already reached it, otherwise sends it again. A step
   is therefore never sent twice after a crash, and never lost.
@@ -42,7 +43,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from filebridge.errors import ApiRejectedError, ApiUnavailableError
+from filebridge.errors import (
+    ApiRejectedError,
+    ApiUnavailableError,
+    StopRequestedError,
+)
 from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
 from filebridge.replay.order_book import OrderBook
@@ -140,6 +145,9 @@ def replay_rows(
     prior = prior_calls or {}
     try:
         book.prefetch(w.order_id for w in rows)
+    except StopRequestedError:
+        result.stopped = True
+        return result
     except ApiUnavailableError as exc:
         result.unavailable = exc
     except ApiRejectedError as exc:
@@ -166,6 +174,11 @@ def replay_rows(
         )
         try:
             outcome = runner.run()
+        except StopRequestedError:
+            # A stop during a wait of the client: nothing left for this row.
+            result.stopped = True
+            result.outcomes.append(runner.outcome("pending", "stopped"))
+            break
         except StepInFlightError as exc:
             hold = Hold(
                 work.order_id,
