@@ -20,7 +20,7 @@ from filebridge.replay.fulfilment import ActionKind, parse_state
 from filebridge.replay.order_book import OrderFacts
 from filebridge.selldone import FULFILMENT_SEQUENCE, FulfilmentState
 
-__all__ = ["StepInFlightError", "reconcile_sent_steps"]
+__all__ = ["StepInFlightError", "reconcile_sent_steps", "shows_step"]
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def reconcile_sent_steps(
     facts = fetch()
     unsettled: list[ledger.StepRecord] = []
     for record in pending:
-        reached = _reached(record, facts)
+        reached = shows_step(record, facts)
         if not reached and waits[record.key] > 0:
             with journal.atomic():
                 ledger.mark_checked(journal, record.key)
@@ -126,7 +126,7 @@ def _age(record: ledger.StepRecord, now: datetime) -> float:
     return max(0.0, (now - datetime.fromisoformat(record.sent_at)).total_seconds())
 
 
-def _reached(record: ledger.StepRecord, facts: OrderFacts) -> bool:
+def shows_step(record: ledger.StepRecord, facts: OrderFacts) -> bool:
     """Whether a maybe-sent step is visible in the order as just read."""
     state = parse_state(facts.state)
     kind = record.payload.get("kind")

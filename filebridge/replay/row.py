@@ -37,7 +37,7 @@ from filebridge.replay.fulfilment import (
     without_returned,
 )
 from filebridge.replay.order_book import OrderBook, OrderFacts
-from filebridge.replay.reconcile import reconcile_sent_steps
+from filebridge.replay.reconcile import reconcile_sent_steps, shows_step
 from filebridge.selldone import FulfilmentState, SelldoneClient, SendHook
 
 __all__ = ["RowOutcome", "RowReplay", "RowWork", "step_key"]
@@ -97,6 +97,7 @@ class RowReplay:
         self.calls = calls
         self.stop = stop
         self.sent: list[str] = ledger.confirmed_step_names(journal, file_id, work.row)
+        self.ambiguous: set[str] = set()  # steps an attempt of which may have applied
 
     def key(self, action: Action) -> str:
         return step_key(self.file_sha, self.work.row, self.work.order_id, action.name)
@@ -202,31 +203,18 @@ class RowReplay:
                 facts = self._send(action, self._journalling(key))
             except StopRequestedError:
                 # Stopped during a wait: this attempt never left. An earlier attempt
-                # of it was retried, so it provably was not processed either.
+                # was retried, so it was not processed, unless a gateway's 503 hid
+                # it: then the step stays `sent` (answered) and is settled by reading.
                 with self.journal.atomic():
-                    ledger.mark_step(self.journal, key, "planned")
+                    if key not in self.ambiguous:
+                        ledger.mark_step(self.journal, key, "planned")
                     self.finish("pending", "stopped before " + action.describe())
                 raise
-            except TransitionRejectedError as exc:
-                with self.journal.atomic():
-                    ledger.mark_step(self.journal, key, "planned")
-                if refreshed:
-                    return self._reject(key, action, exc)
-                before = self.book.get(self.work.order_id)
-                fresh = self._fetch()
-                if before is not None and fresh.state == before.state:
-                    # Same state as we planned from: the refusal is about something else.
-                    return self._reject(key, action, exc)
-                log.info(
-                    "order %d is %s, not %s: re-planning row %d",
-                    self.work.order_id,
-                    fresh.state,
-                    before.state if before else "?",
-                    self.work.row,
-                )
-                return self._plan(fresh)
             except ApiRejectedError as exc:
-                return self._reject(key, action, exc)
+                shown = self._shown_after_doubt(key, action, exc)
+                if shown is None:
+                    return self._refused(key, action, exc, refreshed=refreshed)
+                facts = shown
             except AuthError:
                 with self.journal.atomic():
                     ledger.mark_step(self.journal, key, "planned")
@@ -267,15 +255,71 @@ class RowReplay:
                 )
         return self.finish(*self._final(plan))
 
+    def _refused(
+        self, key: str, action: Action, exc: ApiRejectedError, *, refreshed: bool
+    ) -> RowOutcome | Plan:
+        """The shop refused the step: reject the row, or re-plan on fresh data once."""
+        if not isinstance(exc, TransitionRejectedError):
+            return self._reject(key, action, exc)
+        with self.journal.atomic():
+            ledger.mark_step(self.journal, key, "planned")
+        if refreshed:
+            return self._reject(key, action, exc)
+        before = self.book.get(self.work.order_id)
+        fresh = self._fetch()
+        if before is not None and fresh.state == before.state:
+            # Same state as we planned from: the refusal is about something else.
+            return self._reject(key, action, exc)
+        log.info(
+            "order %d is %s, not %s: re-planning row %d",
+            self.work.order_id,
+            fresh.state,
+            before.state if before else "?",
+            self.work.row,
+        )
+        return self._plan(fresh)
+
+    def _shown_after_doubt(
+        self, key: str, action: Action, exc: ApiRejectedError
+    ) -> OrderFacts | None:
+        """After an ambiguous attempt (a 503 that a gateway may have sent after the shop
+        applied the write), a refusal of the retry is not taken at face value: the
+        order is read, and if it shows the step, the step was applied (returned)."""
+        record = ledger.step(self.journal, key)
+        if key not in self.ambiguous or record is None:
+            return None
+        facts = self._fetch()
+        if not shows_step(record, facts):
+            return None
+        log.info(
+            "order %d: Selldone refused the retry of %s (%s), but the order shows it: "
+            "an earlier attempt was applied and its answer lost",
+            self.work.order_id,
+            action.describe(),
+            exc.api_message or exc,
+        )
+        return facts
+
     def _journalling(self, key: str) -> SendHook:
-        """The step is journalled `sent` after every wait, right before it leaves, and
-        `planned` again when an attempt provably was not processed (a 429 or 503)."""
+        """The step is journalled `sent` after every wait, right before it leaves;
+        `planned` again when an attempt provably was not processed (no connection, a
+        429); answered but maybe applied (a gateway's 503) keeps it `sent` and makes a
+        refusal of the retry be checked by reading (`_shown_after_doubt`)."""
 
         def mark(state: str) -> None:
             with self.journal.atomic():
                 ledger.mark_step(self.journal, key, state)
 
-        return SendHook(sending=partial(mark, "sent"), unsent=partial(mark, "planned"))
+        def maybe(message: str) -> None:
+            self.ambiguous.add(key)
+            with self.journal.atomic():
+                ledger.mark_unanswered(self.journal, key, message, ended=True)
+
+        return SendHook(
+            sending=partial(mark, "sent"),
+            unsent=partial(mark, "planned"),
+            maybe_processed=maybe,
+        )
 
     def _send(self, action: Action, hook: SendHook) -> OrderFacts:
         """One write; returns what the order looks like afterwards."""
@@ -330,10 +374,11 @@ class RowReplay:
         else only after the in-flight grace.
         """
         with self.journal.atomic():
-            if exc.fate is RequestFate.NOT_PROCESSED:
+            if exc.fate is RequestFate.NOT_PROCESSED and key not in self.ambiguous:
                 ledger.mark_step(self.journal, key, "planned")
             else:
-                ended = exc.fate is RequestFate.ENDED
+                # A 503 was answered: whatever a gateway let through is done.
+                ended = exc.fate is RequestFate.ENDED or key in self.ambiguous
                 ledger.mark_unanswered(self.journal, key, str(exc), ended=ended)
             self.finish("pending", f"{action.describe()} unconfirmed: {exc}")
 

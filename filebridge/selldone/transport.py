@@ -22,10 +22,11 @@ Retry policy (one place: `send`, through `stamina`):
   `stop` is set (`StopRequestedError`): stamina decides *whether* to retry, the
   backoff itself is waited here (stamina's own sleep would not hear a stop).
 * `hook` (a `SendHook`), if given, is told `sending()` after all waits, immediately
-  before the bytes of each attempt go out, and `unsent()` when an attempt provably was
-  not processed (refused connection, 429, 503): replay journals the step `sent` and
-  `planned` again there, so a kill during a wait leaves a step that never left the
-  machine `planned`, not in doubt.
+  before the bytes of each attempt go out, `unsent()` when an attempt provably was not
+  processed (refused connection, 429), and `maybe_processed()` on a 503, which is
+  retried but may come from a gateway after the shop applied the write: replay
+  journals the step `sent`, `planned` again, or answered-but-unsure there, so a kill
+  during a wait leaves a step that never left the machine `planned`, not in doubt.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class SendHook:
 
     sending: Callable[[], None]
     unsent: Callable[[], None]
+    maybe_processed: Callable[[str], None]
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -198,8 +200,8 @@ class ApiTransport:
                             transition=transition,
                         )
                     except (ApiUnavailableError, requests.RequestException) as exc:
-                        if hook is not None and _provably_unprocessed(exc):
-                            hook.unsent()
+                        if hook is not None:
+                            _tell(hook, exc)
                         raise
         except requests.RequestException as exc:
             raise unavailable_error(exc, method, path, attempts, self.timeout) from exc
@@ -322,11 +324,20 @@ class ApiTransport:
         )
 
 
-def _provably_unprocessed(exc: Exception) -> bool:
-    """The attempt cannot have been applied: no connection, or a 429/503 answer."""
+def _tell(hook: SendHook, exc: Exception) -> None:
+    """Tell the hook what an attempt that will be retried (or given up) means.
+
+    No connection, or a 429: provably not processed. A 503 is retried as "not
+    processed" too, but a gateway may send it after the shop applied the write, so it
+    is only "maybe processed". Other failures are judged by the caller (`fate`).
+    """
     if isinstance(exc, ApiUnavailableError):
-        return exc.fate is RequestFate.NOT_PROCESSED
-    return is_provably_unsent(exc)
+        if exc.status == 503:
+            hook.maybe_processed(str(exc))
+        elif exc.fate is RequestFate.NOT_PROCESSED:
+            hook.unsent()
+    elif is_provably_unsent(exc):
+        hook.unsent()
 
 
 def _backoff(attempt: int) -> float:
