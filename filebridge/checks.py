@@ -11,7 +11,7 @@ from pathlib import Path
 from filebridge.config import Settings
 from filebridge.errors import AuthError, FilebridgeError
 from filebridge.inbox import load_inbound_mapping
-from filebridge.journal import Journal
+from filebridge.journal import Journal, integrity_problems
 from filebridge.outbox import is_exportable, load_mapping, since_note
 from filebridge.selldone import Order, SelldoneClient
 
@@ -156,6 +156,24 @@ def check_since(settings: Settings) -> list[CheckResult]:
     return [] if note is None else [CheckResult("export.since", True, note, note=True)]
 
 
+def check_journal(settings: Settings) -> CheckResult:
+    """`PRAGMA integrity_check` on the journal (read-only); absent is fine before a run."""
+    path = settings.journal_path
+    if not path.exists():
+        return CheckResult(
+            "journal", True, f"{path} not created yet (the first run does)"
+        )
+    problems = integrity_problems(path)
+    if problems:
+        return CheckResult(
+            "journal",
+            False,
+            "; ".join(problems[:3])
+            + " — run `filebridge journal restore -c CONFIG` to put the newest backup back",
+        )
+    return CheckResult("journal", True, f"{path} passed the integrity check")
+
+
 CLOCK_SKEW_LIMIT_S = 60.0
 
 
@@ -185,6 +203,7 @@ def run_checks(settings: Settings, client: SelldoneClient) -> list[CheckResult]:
         check_folder(name, getattr(folders, name))
         for name in ("outbox", "inbox", "archive", "failed", "state")
     ]
+    results.append(check_journal(settings))
     results.extend(check_mappings(settings))
     results.append(check_api(settings, client))
     if results[-1].ok:

@@ -12,6 +12,7 @@ FilebridgeError                      exit  recovery
 │       └── TransitionRejectedError   (1)  the shop refused one order's state change → reported per row
 ├── StorageError                       8   journal/outbox/inbox not writable, disk full, share gone
 ├── AlreadyRunningError                6   another run holds the lock: this run did nothing
+├── JournalMissingError               10   journal missing/empty/unreadable after earlier runs → `filebridge journal restore`
 └── StopRequestedError               130   Ctrl-C/SIGTERM during a wait: no request was started
 ```
 
@@ -43,6 +44,7 @@ __all__ = [
     "ConfigError",
     "FilebridgeError",
     "InboxFileError",
+    "JournalMissingError",
     "MappingError",
     "RequestFate",
     "RowIssue",
@@ -215,6 +217,17 @@ class AlreadyRunningError(FilebridgeError):
 
     exit_code = 6
     summary = "already running"
+
+
+class JournalMissingError(FilebridgeError):
+    """The journal is missing, empty or unreadable although the state folder shows
+    earlier runs: starting over would export every order again, so the run stops.
+
+    The hint names the command that restores the newest backup.
+    """
+
+    exit_code = 10
+    summary = "journal missing or unreadable"
 
 
 class StopRequestedError(FilebridgeError):

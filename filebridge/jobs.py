@@ -28,7 +28,7 @@ from filebridge.errors import (
     StorageError,
 )
 from filebridge.folders import require_folders
-from filebridge.inbox import InboxResult, run_inbox
+from filebridge.inbox import PROCESSING_DIR, RESULT_SUFFIX, InboxResult, run_inbox
 from filebridge.journal import Journal, utc_now_iso
 from filebridge.locking import single_instance
 from filebridge.log import redact
@@ -271,14 +271,16 @@ def run_once(
     lock = _no_lock() if dry_run else single_instance(settings.lock_path)
     with (
         lock,
-        Journal.open(settings.journal_path) as journal,
+        Journal.open(
+            settings.journal_path, evidence=earlier_files(settings)
+        ) as journal,
         open_client(
             settings,
             journal=None if dry_run else journal,
             limiter=make_limiter(settings, stop),
         ) as client,
     ):
-        return run_pass(
+        result = run_pass(
             settings,
             journal,
             client,
@@ -290,11 +292,37 @@ def run_once(
             stop=stop,
             since=since,
         )
+        if not dry_run:
+            keep_backup(journal)
+        return result
 
 
 @contextmanager
 def _no_lock() -> Iterator[None]:
     yield
+
+
+def earlier_files(settings: Settings) -> list[Path]:
+    """Files filebridge left after earlier runs (a result file in the archive, a claimed
+    inbox file): with them, a missing journal is a lost one, not a fresh install."""
+    found: list[Path] = []
+    archive = settings.folders.archive
+    if archive.is_dir():
+        first = next(archive.rglob(f"*{RESULT_SUFFIX}"), None)
+        if first is not None:
+            found.append(first)
+    processing = settings.folders.inbox / PROCESSING_DIR
+    if processing.is_dir():
+        found.extend(p for p in processing.iterdir() if p.is_file())
+    return found[:3]
+
+
+def keep_backup(journal: Journal) -> None:
+    """The after-run journal backup; a failure is logged, never fails the run."""
+    try:
+        journal.backup()
+    except StorageError as exc:
+        log.warning("journal backup skipped: %s", exc)
 
 
 class ExportTimer:
@@ -416,9 +444,11 @@ def run_watch(
 
     @contextmanager
     def journal_factory() -> Iterator[Journal]:
-        with Journal.open(settings.journal_path) as journal:
+        evidence = earlier_files(settings)
+        with Journal.open(settings.journal_path, evidence=evidence) as journal:
             opened["journal"] = journal
             yield journal
+            keep_backup(journal)
 
     @contextmanager
     def client_factory(journal: Journal) -> Iterator[SelldoneClient]:
