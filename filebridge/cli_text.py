@@ -31,6 +31,12 @@ def inbox_summary(result: InboxResult) -> str:
         f"{result.rows_rejected} rejected, {result.rows_pending} pending; "
         f"{result.calls} API calls"
     )
+    duplicates = [f for f in result.files if f.outcome == "duplicate"]
+    if duplicates:
+        text += (
+            f"; {len(duplicates)} duplicates skipped (same content as an earlier "
+            f"file: {', '.join(f.name for f in duplicates[:3])})"
+        )
     if result.files_failed:
         text += f"; {result.files_failed} files unreadable (see failed/)"
     if result.waiting:

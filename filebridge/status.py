@@ -25,11 +25,20 @@ class StatusReport:
     last_error: str | None
     last_error_at: str | None
     api_calls_last_hour: int
+    duplicates: int = 0
+    last_duplicate: str | None = None
     held: tuple[ledger.HeldOrder, ...] = ()
     write_settle: float | None = None
 
     def lines(self) -> list[str]:
-        return [*self._lines(), *_held_lines(self.held, self.write_settle)]
+        duplicate = f"duplicate files skipped:     {self.duplicates}" + (
+            f" (last: {self.last_duplicate})" if self.last_duplicate else ""
+        )
+        return [
+            *self._lines(),
+            duplicate,
+            *_held_lines(self.held, self.write_settle),
+        ]
 
     def _lines(self) -> list[str]:
         return [
@@ -89,6 +98,14 @@ def _cursor_text(cursor: str | None) -> str:
     return f"{moment.isoformat()} ({cursor})"
 
 
+def _last_duplicate(journal: Journal) -> str | None:
+    row = journal.query_one(
+        "SELECT original_name, message FROM inbox_files WHERE state = 'duplicate' "
+        "ORDER BY id DESC LIMIT 1"
+    )
+    return None if row is None else f"{row[0]}: {row[1]}"
+
+
 def _count(journal: Journal, sql: str, params: tuple[object, ...] = ()) -> int:
     row = journal.query_one(sql, params)
     return int(row[0]) if row is not None and row[0] is not None else 0
@@ -138,6 +155,10 @@ def read_status(
         api_calls_last_hour=_count(
             journal, "SELECT count(*) FROM api_calls WHERE at >= ?", (hour_ago,)
         ),
+        duplicates=_count(
+            journal, "SELECT count(*) FROM inbox_files WHERE state = 'duplicate'"
+        ),
+        last_duplicate=_last_duplicate(journal),
         held=tuple(ledger.held_orders(journal)),
         write_settle=write_settle,
     )

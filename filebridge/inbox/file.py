@@ -1,7 +1,9 @@
 """One claimed inbox file: read → validate → replay its rows → archive, or to failed/.
 
 Files with the same content hash as an earlier file are not replayed ("duplicate of …")
-and are archived. The result file is written beside the archived file; rejected rows go
+and are archived, unless a file claimed in between changed one of the earlier copy's
+orders: then the same bytes are a new instruction and are replayed like a new file
+(rows already done send nothing). The result file is written beside the archived file; rejected rows go
 to `failed/` in the original format; an unreadable file goes to `failed/` with a
 `.error.txt`. When the API is unavailable or the pass is stopped, the file stays claimed
 with its rows pending and resumes on the next run. Rows of a held order (a doubtful
@@ -117,9 +119,29 @@ class FileProcessor:
     def process(self, record: ledger.FileRecord, report: FileReport) -> Halt | None:
         """Process one claimed file into `report`; a Halt ends the pass."""
         earlier = ledger.earlier_copy(self.journal, record.sha256, before=record.id)
+        key_sha = record.sha256
         if earlier is not None:
-            self._duplicate(record, earlier, report)
-            return None
+            # Rows recorded: an earlier pass already decided to replay it (resumed).
+            started = bool(ledger.row_records(self.journal, record.id))
+            changed = (
+                []
+                if started
+                else ledger.changed_since(self.journal, earlier.id, record.id)
+            )
+            if not started and not changed:
+                self._duplicate(record, earlier, report)
+                return None
+            # Same bytes, but its orders changed since the first copy: a new
+            # instruction (ship, return, ship again). Its steps get keys of their own.
+            key_sha = f"{record.sha256}@{record.id}"
+            if changed:
+                log.info(
+                    "%s has the same content as %s, but orders %s changed since: "
+                    "replayed as a new file",
+                    record.original_name,
+                    earlier.original_name,
+                    ", ".join(map(str, changed)),
+                )
         claimed = claimed_path(record)
         if claimed.stat().st_size == 0:
             self._unreadable(
@@ -160,7 +182,7 @@ class FileProcessor:
             self.journal,
             todo,
             file_id=record.id,
-            file_sha=record.sha256,
+            file_sha=key_sha,
             book=self.book,
             prior_calls={n: r.calls for n, r in rows.items()},
             stop=self.stop,

@@ -23,6 +23,7 @@ __all__ = [
     "RowRecord",
     "StepRecord",
     "begin_claim",
+    "changed_since",
     "confirmed_step_names",
     "drop_claim",
     "earlier_copy",
@@ -210,16 +211,30 @@ def open_claims(journal: Journal) -> list[FileRecord]:
 def earlier_copy(
     journal: Journal, sha256: str, before: int | None
 ) -> FileRecord | None:
-    """A file with this content that was (or is being) replayed, claimed before `before`.
+    """The latest file with this content that was (or is being) replayed, claimed
+    before `before` (the latest: a copy repeats the copy it follows).
 
     `before=None` looks at every claim (a dry run, which claims nothing itself).
     """
     row = journal.query_one(
         "SELECT * FROM inbox_files WHERE sha256 = ? AND id < ? "
-        "AND state IN ('claimed', 'done') ORDER BY id LIMIT 1",
+        "AND state IN ('claimed', 'done') ORDER BY id DESC LIMIT 1",
         (sha256, before if before is not None else 2**62),
     )
     return None if row is None else _file(row)
+
+
+def changed_since(journal: Journal, earlier_id: int, file_id: int) -> list[int]:
+    """Orders of file `earlier_id` that a file claimed between it and `file_id` changed
+    (a confirmed step): identical content after that is a new instruction, not a copy."""
+    rows = journal.query(
+        "SELECT DISTINCT s.order_id FROM steps s WHERE s.state = 'confirmed' "
+        "AND s.file_id > ? AND s.file_id < ? AND s.order_id IN "
+        "(SELECT order_id FROM inbox_rows WHERE file_id = ? AND order_id IS NOT NULL) "
+        "ORDER BY s.order_id",
+        (earlier_id, file_id, earlier_id),
+    )
+    return [int(r[0]) for r in rows]
 
 
 def set_destination(
