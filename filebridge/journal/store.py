@@ -9,7 +9,6 @@ has shipped.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,7 +24,6 @@ from filebridge.journal.backup import backup_journal, backups_folder, list_backu
 BUSY_TIMEOUT_S = 30.0
 INITIALISED_KEY = "journal.initialised_at"
 LOG_NAME = "filebridge.log"
-PID_NAME = "filebridge.pid"
 _PROCESS_STARTED = time.time()  # a log older than this process was written by another
 
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
@@ -209,7 +207,7 @@ def restore_hint(path: Path) -> str:
 def earlier_runs(path: Path, evidence: Iterable[Path] = ()) -> list[Path]:
     """What shows that filebridge ran on this state folder before (with a journal).
 
-    Its log written by an earlier process, its pid file, its journal backups, and the
+    Its log written by an earlier process, its journal backups, and the
     caller's `evidence` (files filebridge left in the archive or inbox/.processing).
     """
     state = path.parent
@@ -221,11 +219,6 @@ def earlier_runs(path: Path, evidence: Iterable[Path] = ()) -> list[Path]:
         and log.stat().st_mtime < _PROCESS_STARTED
     ):
         found.append(log)
-    pid = state / PID_NAME
-    if pid.is_file() and pid.read_text(
-        encoding="ascii", errors="replace"
-    ).strip() != str(os.getpid()):
-        found.append(pid)  # written by another process (this one's lock writes it too)
     found.extend(b.path for b in list_backups(path))
     return found
 
