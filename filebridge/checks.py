@@ -11,7 +11,7 @@ from pathlib import Path
 from filebridge.config import Settings
 from filebridge.errors import AuthError, FilebridgeError
 from filebridge.inbox import load_inbound_mapping
-from filebridge.journal import Journal
+from filebridge.journal import Journal, integrity_problems
 from filebridge.outbox import is_exportable, load_mapping, since_note
 from filebridge.selldone import Order, SelldoneClient
 
@@ -156,13 +156,57 @@ def check_since(settings: Settings) -> list[CheckResult]:
     return [] if note is None else [CheckResult("export.since", True, note, note=True)]
 
 
+def check_journal(settings: Settings) -> CheckResult:
+    """`PRAGMA integrity_check` on the journal (read-only); absent is fine before a run."""
+    path = settings.journal_path
+    if not path.exists():
+        return CheckResult(
+            "journal", True, f"{path} not created yet (the first run does)"
+        )
+    problems = integrity_problems(path)
+    if problems:
+        return CheckResult(
+            "journal",
+            False,
+            "; ".join(problems[:3])
+            + " — run `filebridge journal restore -c CONFIG` to put the newest backup back",
+        )
+    return CheckResult("journal", True, f"{path} passed the integrity check")
+
+
+CLOCK_SKEW_LIMIT_S = 60.0
+
+
+def check_clock(client: SelldoneClient) -> CheckResult:
+    """This machine's clock against the shop's (the `Date` header of the API's answer).
+
+    filebridge never relies on the local clock for what it exports or when it retries,
+    but logs, archive folders and a person reading them do: a skew over a minute fails.
+    """
+    skew = client.clock_skew
+    if skew is None:
+        return CheckResult("clock", False, "the shop sent no Date header to compare")
+    if abs(skew) > CLOCK_SKEW_LIMIT_S:
+        where = "behind" if skew > 0 else "ahead of"
+        return CheckResult(
+            "clock",
+            False,
+            f"this machine's clock is {abs(skew):.0f} s {where} the shop's; turn on "
+            "Windows time sync (Settings > Time & language > Sync now)",
+        )
+    return CheckResult("clock", True, f"within {abs(skew):.0f} s of the shop's")
+
+
 def run_checks(settings: Settings, client: SelldoneClient) -> list[CheckResult]:
     folders = settings.folders
     results = [
         check_folder(name, getattr(folders, name))
         for name in ("outbox", "inbox", "archive", "failed", "state")
     ]
+    results.append(check_journal(settings))
     results.extend(check_mappings(settings))
     results.append(check_api(settings, client))
+    if results[-1].ok:
+        results.append(check_clock(client))
     results.extend(check_since(settings))
     return results

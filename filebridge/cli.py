@@ -238,7 +238,11 @@ def status(config_path: Path) -> None:
 
     settings = load_settings(config_path)
     with Journal.open(settings.journal_path) as journal:
-        report = read_status(journal, now=datetime.now(UTC))
+        report = read_status(
+            journal,
+            now=datetime.now(UTC),
+            write_settle=settings.selldone.write_settle_seconds,
+        )
     for line in report.lines():
         click.echo(line)
 
@@ -350,6 +354,7 @@ def export(
         raise click.UsageError("use --since or --reexport, not both")
     since = parse_since(since_text) if since_text is not None else None
     settings = load_config(config_path)
+    stop = stop_on_signals()
     result = run_once(
         settings,
         do_inbox=False,
@@ -357,6 +362,7 @@ def export(
         reexport=reexport,
         progress=_progress_printer(),
         since=since,
+        stop=stop,
     )
     if sys.stderr.isatty():
         click.echo("", err=True)
@@ -547,6 +553,58 @@ def _dashboard_port(settings: Settings, port: int | None) -> int:
     if port is not None:
         return port
     return settings.dashboard.port if settings.dashboard.port is not None else 8766
+
+
+@cli.group("journal")
+def journal_group() -> None:
+    """Back up, list or restore the journal (the record of what was done)."""
+
+
+@journal_group.command("restore")
+@config_option
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Restore this file instead of the newest backup in STATE/backups/.",
+)
+def journal_restore(config_path: Path, source: Path | None) -> None:
+    """Put the newest intact backup (or --from FILE) back as the journal."""
+    from filebridge.journal import restore_journal
+    from filebridge.locking import single_instance
+
+    settings = load_config(config_path)
+    with single_instance(settings.lock_path):
+        chosen = restore_journal(settings.journal_path, source)
+    log.warning("journal restored from %s", chosen)
+    click.echo(f"Restored {settings.journal_path} from {chosen}.")
+    click.echo("The next run goes on from there; what it finds done, it skips.")
+
+
+@journal_group.command("backup")
+@config_option
+def journal_backup(config_path: Path) -> None:
+    """Back up the journal now (runs also do it after every pass)."""
+    from filebridge.journal import Journal
+
+    settings = load_config(config_path)
+    with Journal.open(settings.journal_path) as journal:
+        click.echo(f"Backed up to {journal.backup()}.")
+
+
+@journal_group.command("list")
+@config_option
+def journal_list(config_path: Path) -> None:
+    """List the journal backups, newest first."""
+    from filebridge.journal import list_backups
+
+    settings = load_config(config_path)
+    found = list_backups(settings.journal_path)
+    for backup in found:
+        click.echo(f"{backup.written_at:%Y-%m-%d %H:%M:%S} UTC  {backup.path}")
+    if not found:
+        click.echo("No backups yet (they are written after every run).")
 
 
 @cli.group("mapping")

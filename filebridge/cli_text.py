@@ -31,12 +31,25 @@ def inbox_summary(result: InboxResult) -> str:
         f"{result.rows_rejected} rejected, {result.rows_pending} pending; "
         f"{result.calls} API calls"
     )
+    duplicates = [f for f in result.files if f.outcome == "duplicate"]
+    if duplicates:
+        text += (
+            f"; {len(duplicates)} duplicates skipped (same content as an earlier "
+            f"file: {', '.join(f.name for f in duplicates[:3])})"
+        )
     if result.files_failed:
         text += f"; {result.files_failed} files unreadable (see failed/)"
     if result.waiting:
         text += f"; {len(result.waiting)} files still being written"
     if result.unavailable is not None:
         text += "; Selldone was unavailable, pending rows resume next run"
+    for hold in result.held.values():
+        text += f"\n  {hold.describe()}"
+    if result.held:
+        text += (
+            f"\n  {len(result.held)} orders held, {result.rows_held} rows wait behind "
+            "them; every other row went on"
+        )
     return text
 
 

@@ -11,7 +11,9 @@ FilebridgeError                      exit  recovery
 │   └── ApiRejectedError               7   other 4xx / app-level error: this request never succeeds as sent
 │       └── TransitionRejectedError   (1)  the shop refused one order's state change → reported per row
 ├── StorageError                       8   journal/outbox/inbox not writable, disk full, share gone
-└── AlreadyRunningError                6   another run holds the lock: this run did nothing
+├── AlreadyRunningError                6   another run holds the lock: this run did nothing
+├── JournalMissingError               10   journal missing/empty/unreadable after earlier runs → `filebridge journal restore`
+└── StopRequestedError               130   Ctrl-C/SIGTERM during a wait: no request was started
 ```
 
 Exit codes in parentheses are not raised out of a run: the use case catches them for one file
@@ -42,9 +44,11 @@ __all__ = [
     "ConfigError",
     "FilebridgeError",
     "InboxFileError",
+    "JournalMissingError",
     "MappingError",
     "RequestFate",
     "RowIssue",
+    "StopRequestedError",
     "StorageError",
     "TransitionRejectedError",
 ]
@@ -213,6 +217,28 @@ class AlreadyRunningError(FilebridgeError):
 
     exit_code = 6
     summary = "already running"
+
+
+class JournalMissingError(FilebridgeError):
+    """The journal is missing, empty or unreadable although the state folder shows
+    earlier runs: starting over would export every order again, so the run stops.
+
+    The hint names the command that restores the newest backup.
+    """
+
+    exit_code = 10
+    summary = "journal missing or unreadable"
+
+
+class StopRequestedError(FilebridgeError):
+    """A stop was asked for (Ctrl-C, SIGTERM) while waiting to send: nothing was sent.
+
+    Raised by every wait of the client (rate budget, Retry-After, backoff) so that no
+    request starts after the signal; the step it was for stays `planned`.
+    """
+
+    exit_code = EXIT_INTERRUPTED
+    summary = "stopped before the next request"
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,11 @@ from filebridge.errors import (
     ApiUnavailableError,
     ConfigError,
     FilebridgeError,
+    StopRequestedError,
     StorageError,
 )
 from filebridge.folders import require_folders
-from filebridge.inbox import InboxResult, run_inbox
+from filebridge.inbox import PROCESSING_DIR, RESULT_SUFFIX, InboxResult, run_inbox
 from filebridge.journal import Journal, utc_now_iso
 from filebridge.locking import single_instance
 from filebridge.log import redact
@@ -55,15 +56,24 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """5 when the API gave out mid-inbox (rows stay pending), 1 for rejections, else 0."""
+        """5 when the API gave out mid-inbox (rows stay pending), 1 for rejections or
+        held orders (finished, but not clean), else 0."""
         if self.inbox is not None and self.inbox.unavailable is not None:
             return ApiUnavailableError.exit_code
-        return EXIT_REJECTED_ROWS if self.rejected_rows else EXIT_CLEAN
+        held = self.inbox is not None and bool(self.inbox.held)
+        return EXIT_REJECTED_ROWS if self.rejected_rows or held else EXIT_CLEAN
 
 
-def make_limiter(settings: Settings) -> RateLimiter:
-    """One limiter per process: export and replay share the API budget."""
-    return RateLimiter(settings.limits.requests_per_minute, window_seconds=60.0)
+def make_limiter(
+    settings: Settings, stop: threading.Event | None = None
+) -> RateLimiter:
+    """One limiter per process: export and replay share the API budget.
+
+    `stop` ends every wait of the client at once and lets no request start after it.
+    """
+    limiter = RateLimiter(settings.limits.requests_per_minute, window_seconds=60.0)
+    limiter.stop = stop
+    return limiter
 
 
 LAST_START_KEY = "ratelimit.last_start"
@@ -80,27 +90,45 @@ def share_budget(limiter: RateLimiter, journal: Journal) -> None:
     (`LAST_START_KEY`): a start newer than every journalled call belonged to a process
     that died with that call in flight, and is kept (`UNANSWERED_KEY`) for later
     processes too.
+
+    Clock-proof: times stored "in the future" (this machine's clock went back since
+    they were written) are clamped to now, in the journal too, so they count for one
+    window from now and then age out: no wait exceeds one window.
     """
     now = datetime.now(UTC)
     now_clock = time.monotonic()
     span = timedelta(seconds=limiter.window_seconds + limiter.margin_seconds)
     horizon = now - span
+    clamped = journal.execute(
+        "UPDATE api_calls SET at = ? WHERE at > ?", (now.isoformat(), now.isoformat())
+    ).rowcount
+    if clamped:
+        log.warning(
+            "%d API calls were journalled in the future (the clock went back): "
+            "counted as made now",
+            clamped,
+        )
     rows = journal.query(
         "SELECT at FROM api_calls WHERE at >= ?",
         ((horizon - timedelta(seconds=1)).isoformat(),),
     )
     starts = [m for m in (_moment(row["at"]) for row in rows) if m is not None]
     unanswered = [
-        moment
+        min(moment, now)
         for moment in map(_moment, json.loads(journal.get_meta(UNANSWERED_KEY) or "[]"))
         if moment is not None and moment > horizon
     ]
     last = _moment(journal.get_meta(LAST_START_KEY))
+    if last is not None and last > now:
+        last = now
+        journal.set_meta(LAST_START_KEY, now.isoformat())
     covered = any(s >= last for s in starts) if last is not None else True
     if last is not None and last > horizon and not covered and last not in unanswered:
         unanswered.append(last)
     journal.set_meta(UNANSWERED_KEY, json.dumps([m.isoformat() for m in unanswered]))
-    moments = [m for m in [*starts, *unanswered] if m > horizon]
+    # A stored time in the future (this machine's clock went back since) counts as
+    # "just now": no wait can exceed one window, whatever the clock did.
+    moments = [min(m, now) for m in [*starts, *unanswered] if m > horizon]
     limiter.preload(now_clock - (now - m).total_seconds() for m in moments)
     if moments:
         log.info("%d API calls of earlier runs count against this minute", len(moments))
@@ -250,10 +278,16 @@ def run_once(
     lock = _no_lock() if dry_run else single_instance(settings.lock_path)
     with (
         lock,
-        Journal.open(settings.journal_path) as journal,
-        open_client(settings, journal=None if dry_run else journal) as client,
+        Journal.open(
+            settings.journal_path, evidence=earlier_files(settings)
+        ) as journal,
+        open_client(
+            settings,
+            journal=None if dry_run else journal,
+            limiter=make_limiter(settings, stop),
+        ) as client,
     ):
-        return run_pass(
+        result = run_pass(
             settings,
             journal,
             client,
@@ -265,11 +299,37 @@ def run_once(
             stop=stop,
             since=since,
         )
+        if not dry_run:
+            keep_backup(journal)
+        return result
 
 
 @contextmanager
 def _no_lock() -> Iterator[None]:
     yield
+
+
+def earlier_files(settings: Settings) -> list[Path]:
+    """Files filebridge left after earlier runs (a result file in the archive, a claimed
+    inbox file): with them, a missing journal is a lost one, not a fresh install."""
+    found: list[Path] = []
+    archive = settings.folders.archive
+    if archive.is_dir():
+        first = next(archive.rglob(f"*{RESULT_SUFFIX}"), None)
+        if first is not None:
+            found.append(first)
+    processing = settings.folders.inbox / PROCESSING_DIR
+    if processing.is_dir():
+        found.extend(p for p in processing.iterdir() if p.is_file())
+    return found[:3]
+
+
+def keep_backup(journal: Journal) -> None:
+    """The after-run journal backup; a failure is logged, never fails the run."""
+    try:
+        journal.backup()
+    except StorageError as exc:
+        log.warning("journal backup skipped: %s", exc)
 
 
 class ExportTimer:
@@ -303,6 +363,9 @@ class ExportTimer:
                     journal=journal,
                     now=datetime.now(UTC),
                 )
+        except StopRequestedError:
+            log.info("export stopped before its next request")
+            return
         except (ApiUnavailableError, StorageError) as exc:
             log.warning("export skipped, retrying at the next interval: %s", exc)
             return
@@ -383,14 +446,16 @@ def run_watch(
     """
     require_configured_folders(settings, watching=True)
     timer = ExportTimer(settings, monotonic=monotonic, on_export=on_export)
-    limiter = make_limiter(settings)
+    limiter = make_limiter(settings, stop)
     opened: dict[str, Any] = {}
 
     @contextmanager
     def journal_factory() -> Iterator[Journal]:
-        with Journal.open(settings.journal_path) as journal:
+        evidence = earlier_files(settings)
+        with Journal.open(settings.journal_path, evidence=evidence) as journal:
             opened["journal"] = journal
             yield journal
+            keep_backup(journal)
 
     @contextmanager
     def client_factory(journal: Journal) -> Iterator[SelldoneClient]:

@@ -85,7 +85,8 @@ def test_new_user_path_init_check_run_status(tmp_path: Path, sandbox) -> None:
     assert "[FAIL] API and token: no token" in no_token.stdout
     checked = filebridge("check", "-c", str(config), token=sandbox.token)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "All 8 checks passed." in checked.stdout
+    assert "All 10 checks passed." in checked.stdout
+    assert "[PASS] clock: within" in checked.stdout
 
     paid = [
         o for o in sandbox.orders() if o["status"] == "Payed" and not o.get("reject")

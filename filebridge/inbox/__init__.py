@@ -6,7 +6,7 @@ May import: `tables`, `replay`, `selldone`, `journal` and the shell's foundation
 """
 
 from filebridge.inbox.file import FileReport, load_inbound_mapping
-from filebridge.inbox.moves import PROCESSING_DIR
+from filebridge.inbox.moves import PROCESSING_DIR, RESULT_SUFFIX
 from filebridge.inbox.readiness import ScanMemory
 from filebridge.inbox.report import ERROR_COLUMN
 from filebridge.inbox.run import InboxResult, run_inbox
@@ -14,6 +14,7 @@ from filebridge.inbox.run import InboxResult, run_inbox
 __all__ = [
     "ERROR_COLUMN",
     "PROCESSING_DIR",
+    "RESULT_SUFFIX",
     "FileReport",
     "InboxResult",
     "ScanMemory",

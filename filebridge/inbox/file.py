@@ -1,10 +1,14 @@
 """One claimed inbox file: read → validate → replay its rows → archive, or to failed/.
 
 Files with the same content hash as an earlier file are not replayed ("duplicate of …")
-and are archived. The result file is written beside the archived file; rejected rows go
+and are archived, unless a file claimed in between changed one of the earlier copy's
+orders: then the same bytes are a new instruction and are replayed like a new file
+(rows already done send nothing). The result file is written beside the archived file; rejected rows go
 to `failed/` in the original format; an unreadable file goes to `failed/` with a
 `.error.txt`. When the API is unavailable or the pass is stopped, the file stays claimed
-with its rows pending and resumes on the next run.
+with its rows pending and resumes on the next run. Rows of a held order (a doubtful
+step, see `replay`) also keep their file claimed, but the pass goes on: the holds are
+shared by the files of one pass (`FileProcessor.held`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from filebridge.inbox.validation import (
 from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
 from filebridge.presets import INBOUND, read_mapping_text
-from filebridge.replay import OrderBook, RowWork, replay_rows
+from filebridge.replay import Hold, OrderBook, RowWork, replay_rows
 from filebridge.selldone import SelldoneClient
 from filebridge.tables import RawRow, Table, TableFormat, read_table
 
@@ -60,6 +64,7 @@ class FileReport:
     already_done: int = 0
     rejected: int = 0
     pending: int = 0
+    held: int = 0
     calls: int = 0
     archive_path: Path | None = None
     result_path: Path | None = None
@@ -100,6 +105,7 @@ class FileProcessor:
         self.max_bytes = int(settings.inbox.max_file_mb * MEGABYTE)
         self.stamp = now.strftime("%Y%m%d-%H%M%S")
         self.book = OrderBook(client, journal)  # one per pass: reads serve every file
+        self.held: dict[int, Hold] = {}  # orders held in this pass, shared by its files
 
     def read(self, path: Path) -> Table:
         """The file's rows as text; raises `InboxFileError` saying why it is unreadable."""
@@ -113,9 +119,29 @@ class FileProcessor:
     def process(self, record: ledger.FileRecord, report: FileReport) -> Halt | None:
         """Process one claimed file into `report`; a Halt ends the pass."""
         earlier = ledger.earlier_copy(self.journal, record.sha256, before=record.id)
+        key_sha = record.sha256
         if earlier is not None:
-            self._duplicate(record, earlier, report)
-            return None
+            # Rows recorded: an earlier pass already decided to replay it (resumed).
+            started = bool(ledger.row_records(self.journal, record.id))
+            changed = (
+                []
+                if started
+                else ledger.changed_since(self.journal, earlier.id, record.id)
+            )
+            if not started and not changed:
+                self._duplicate(record, earlier, report)
+                return None
+            # Same bytes, but its orders changed since the first copy: a new
+            # instruction (ship, return, ship again). Its steps get keys of their own.
+            key_sha = f"{record.sha256}@{record.id}"
+            if changed:
+                log.info(
+                    "%s has the same content as %s, but orders %s changed since: "
+                    "replayed as a new file",
+                    record.original_name,
+                    earlier.original_name,
+                    ", ".join(map(str, changed)),
+                )
         claimed = claimed_path(record)
         if claimed.stat().st_size == 0:
             self._unreadable(
@@ -156,12 +182,14 @@ class FileProcessor:
             self.journal,
             todo,
             file_id=record.id,
-            file_sha=record.sha256,
+            file_sha=key_sha,
             book=self.book,
             prior_calls={n: r.calls for n, r in rows.items()},
             stop=self.stop,
+            held=self.held,
         )
         report.calls = replayed.calls
+        report.held = replayed.held_rows
         if replayed.stopped or replayed.unavailable is not None:
             _count(report, ledger.row_records(self.journal, record.id))
             if replayed.unavailable is not None:
@@ -178,6 +206,16 @@ class FileProcessor:
                 report.message = "stopped; the file resumes on the next run"
             log.warning("%s left pending: %s", record.original_name, report.message)
             return halt
+        if replayed.held_rows:
+            _count(report, ledger.row_records(self.journal, record.id))
+            orders = sorted({o.order_id for o in replayed.outcomes if o.held})
+            report.message = (
+                f"{replayed.held_rows} rows held (orders "
+                f"{', '.join(map(str, orders))}); the other rows went on; the file "
+                "stays in processing/ and resumes on the next run"
+            )
+            log.warning("%s: %s", record.original_name, report.message)
+            return None
         self._finish(record, report, table, checked)
         return None
 

@@ -5,7 +5,9 @@ rules), `inbox.moves` claims and files them away, `inbox.file` processes one cla
 file (read → validate → replay → archive), `dry_run` plans without touching anything.
 Open claims are resumed before anything new is taken, so files are replayed in
 arrival order; the pass stops at the first file that cannot finish now (API down,
-`stop`, a file locked while being read), and that file resumes first next time.
+`stop`, a file locked while being read), and that file resumes first next time. A
+held order (a doubtful step) does not stop the pass: only its rows wait, in every
+file, and the files with such rows stay claimed.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from filebridge.inbox.readiness import ScanMemory
 from filebridge.inbox.scan import scan_inbox
 from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
+from filebridge.replay import Hold
 from filebridge.selldone import SelldoneClient
 
 __all__ = ["FileReport", "InboxResult", "run_inbox"]
@@ -58,6 +61,7 @@ class InboxResult:
     stopped: bool = False
     next_check_in: float | None = None
     dry_run: bool = False
+    held: dict[int, Hold] = field(default_factory=dict)
 
     @property
     def files_processed(self) -> int:
@@ -83,6 +87,10 @@ class InboxResult:
     def rows_pending(self) -> int:
         return sum(f.pending for f in self.files)
 
+    @property
+    def rows_held(self) -> int:
+        return sum(f.held for f in self.files)
+
 
 def run_inbox(
     settings: Settings,
@@ -103,7 +111,7 @@ def run_inbox(
     lost), `StorageError` if the inbox folder is unreachable.
     """
     files = FileProcessor(settings, client, journal, now=now, stop=stop)
-    result = InboxResult(dry_run=dry_run)
+    result = InboxResult(dry_run=dry_run, held=files.held)
     memory = memory or ScanMemory()
     folders = settings.folders
     if not folders.inbox.is_dir():
@@ -175,6 +183,8 @@ def _process(
     result.files.append(report)
     halt = files.process(record, report)
     result.calls += report.calls
+    for hold in files.held.values():
+        result.next_check_in = min(result.next_check_in or hold.retry_in, hold.retry_in)
     if halt is None:
         return True
     if halt.unavailable is not None:

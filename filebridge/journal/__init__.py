@@ -6,6 +6,7 @@ May import: `errors`. Nothing of the other parts.
 """
 
 from filebridge.journal import exports, inbox
+from filebridge.journal.backup import integrity_problems, list_backups, restore_journal
 from filebridge.journal.exports import CURSOR_KEY, earliest_export_update
 from filebridge.journal.store import Journal, utc_now_iso
 
@@ -15,5 +16,8 @@ __all__ = [
     "earliest_export_update",
     "exports",
     "inbox",
+    "integrity_problems",
+    "list_backups",
+    "restore_journal",
     "utc_now_iso",
 ]

@@ -18,15 +18,18 @@ from filebridge.journal.store import Journal, utc_now_iso
 
 __all__ = [
     "FileRecord",
+    "HeldOrder",
     "KnownOrder",
     "RowRecord",
     "StepRecord",
     "begin_claim",
+    "changed_since",
     "confirmed_step_names",
     "drop_claim",
     "earlier_copy",
     "finish_file",
     "forget_planned_steps",
+    "held_orders",
     "known_order",
     "mark_checked",
     "mark_step",
@@ -35,6 +38,7 @@ __all__ = [
     "plan_step",
     "record_rows",
     "remember_order",
+    "restamp_future_sends",
     "row_records",
     "sent_steps",
     "set_destination",
@@ -88,6 +92,25 @@ class StepRecord:
     sent_at: str | None = None
     finished_at: str | None = None
     checked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class HeldOrder:
+    """An order whose rows wait: one of its steps is `sent` and not settled yet.
+
+    `sent_at` is when the doubtful request left; `finished_at` is set when the shop
+    answered it (with an error), i.e. it is no longer running there and the next run
+    settles it at once. `rows_waiting` counts its pending rows in unfinished files.
+    """
+
+    order_id: int
+    action: str
+    file_name: str | None
+    row_number: int | None
+    sent_at: str | None
+    finished_at: str | None
+    message: str
+    rows_waiting: int
 
 
 @dataclass(frozen=True)
@@ -188,16 +211,30 @@ def open_claims(journal: Journal) -> list[FileRecord]:
 def earlier_copy(
     journal: Journal, sha256: str, before: int | None
 ) -> FileRecord | None:
-    """A file with this content that was (or is being) replayed, claimed before `before`.
+    """The latest file with this content that was (or is being) replayed, claimed
+    before `before` (the latest: a copy repeats the copy it follows).
 
     `before=None` looks at every claim (a dry run, which claims nothing itself).
     """
     row = journal.query_one(
         "SELECT * FROM inbox_files WHERE sha256 = ? AND id < ? "
-        "AND state IN ('claimed', 'done') ORDER BY id LIMIT 1",
+        "AND state IN ('claimed', 'done') ORDER BY id DESC LIMIT 1",
         (sha256, before if before is not None else 2**62),
     )
     return None if row is None else _file(row)
+
+
+def changed_since(journal: Journal, earlier_id: int, file_id: int) -> list[int]:
+    """Orders of file `earlier_id` that a file claimed between it and `file_id` changed
+    (a confirmed step): identical content after that is a new instruction, not a copy."""
+    rows = journal.query(
+        "SELECT DISTINCT s.order_id FROM steps s WHERE s.state = 'confirmed' "
+        "AND s.file_id > ? AND s.file_id < ? AND s.order_id IN "
+        "(SELECT order_id FROM inbox_rows WHERE file_id = ? AND order_id IS NOT NULL) "
+        "ORDER BY s.order_id",
+        (earlier_id, file_id, earlier_id),
+    )
+    return [int(r[0]) for r in rows]
 
 
 def set_destination(
@@ -368,6 +405,22 @@ def mark_unanswered(journal: Journal, key: str, message: str, *, ended: bool) ->
     )
 
 
+def restamp_future_sends(journal: Journal, file_id: int, row_number: int) -> int:
+    """Clamp the row's `sent` steps stamped in the future (the clock went back) to now.
+
+    The wait for a maybe-running request counts from its send time; one in the future
+    would make it last as long as the clock jump. Now is the earliest time we can vouch
+    for, so the wait is at most the settle time from here. Returns how many changed.
+    """
+    now = utc_now_iso()
+    cursor = journal.execute(
+        "UPDATE steps SET sent_at = ? WHERE file_id = ? AND row_number = ? "
+        "AND state = 'sent' AND sent_at > ?",
+        (now, file_id, row_number, now),
+    )
+    return int(cursor.rowcount)
+
+
 def mark_checked(journal: Journal, key: str) -> None:
     """A `sent` step was looked for in the order and is not there yet."""
     journal.execute(
@@ -392,6 +445,39 @@ def sent_steps(journal: Journal, file_id: int, row_number: int) -> list[StepReco
         (file_id, row_number),
     )
     return [_step(r) for r in rows]
+
+
+def held_orders(journal: Journal) -> list[HeldOrder]:
+    """Orders held by a doubtful (`sent`, unsettled) step, oldest first, for `status`.
+
+    One line per order: its oldest doubtful step, and how many of its rows in claimed
+    files are still pending behind it.
+    """
+    rows = journal.query(
+        "SELECT s.order_id, s.action, f.original_name, s.row_number, s.sent_at, "
+        "s.finished_at, s.message, ("
+        "  SELECT count(*) FROM inbox_rows r JOIN inbox_files g ON g.id = r.file_id "
+        "  WHERE r.order_id = s.order_id AND r.outcome = 'pending' "
+        "  AND g.state = 'claimed') AS waiting "
+        "FROM steps s LEFT JOIN inbox_files f ON f.id = s.file_id "
+        "WHERE s.state = 'sent' ORDER BY s.id"
+    )
+    found: dict[int, HeldOrder] = {}
+    for r in rows:
+        order_id = int(r["order_id"])
+        if order_id in found:
+            continue
+        found[order_id] = HeldOrder(
+            order_id=order_id,
+            action=str(r["action"]),
+            file_name=r["original_name"],
+            row_number=None if r["row_number"] is None else int(r["row_number"]),
+            sent_at=r["sent_at"],
+            finished_at=r["finished_at"],
+            message=str(r["message"] or ""),
+            rows_waiting=int(r["waiting"]),
+        )
+    return list(found.values())
 
 
 def confirmed_step_names(journal: Journal, file_id: int, row_number: int) -> list[str]:

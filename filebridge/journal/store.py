@@ -10,16 +10,21 @@ has shipped.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from filebridge.errors import StorageError
+from filebridge.errors import FilebridgeError, JournalMissingError, StorageError
+from filebridge.journal.backup import backup_journal, backups_folder, list_backups
 
 BUSY_TIMEOUT_S = 30.0
+INITIALISED_KEY = "journal.initialised_at"
+LOG_NAME = "filebridge.log"
+_PROCESS_STARTED = time.time()  # a log older than this process was written by another
 
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
 
@@ -165,12 +170,57 @@ def _m0004_step_checks(db: sqlite3.Connection) -> None:
     )
 
 
+def _m0005_replay_holds(db: sqlite3.Connection) -> None:
+    """The journal says that it was initialised (and when), so a missing or empty one
+    is never mistaken for a fresh install once it has existed (`JournalMissingError`)."""
+    db.execute(
+        "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+        (INITIALISED_KEY, utc_now_iso()),
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_core", _m0001_core),
     ("0002_export", _m0002_export),
     ("0003_inbox", _m0003_inbox),
     ("0004_step_checks", _m0004_step_checks),
+    ("0005_replay_holds", _m0005_replay_holds),
 ]
+
+
+def restore_hint(path: Path) -> str:
+    """The command that puts the newest backup back, and what else to know."""
+    found = list_backups(path)
+    newest = (
+        f"the newest backup is {found[0].path} ({found[0].written_at:%Y-%m-%d %H:%M} "
+        "UTC)"
+        if found
+        else f"no backup was found in {backups_folder(path)}; name a copy with "
+        "--from FILE"
+    )
+    return (
+        f"Run `filebridge journal restore -c CONFIG` ({newest}). To start over on "
+        "purpose, move the whole state folder away first."
+    )
+
+
+def earlier_runs(path: Path, evidence: Iterable[Path] = ()) -> list[Path]:
+    """What shows that filebridge ran on this state folder before (with a journal).
+
+    Its log written by an earlier process, its journal backups, and the
+    caller's `evidence` (files filebridge left in the archive or inbox/.processing).
+    """
+    state = path.parent
+    found = [p for p in evidence if p.exists()]
+    log = state / LOG_NAME
+    if (
+        log.is_file()
+        and log.stat().st_size > 0
+        and log.stat().st_mtime < _PROCESS_STARTED
+    ):
+        found.append(log)
+    found.extend(b.path for b in list_backups(path))
+    return found
 
 
 def utc_now_iso() -> str:
@@ -186,7 +236,31 @@ class Journal:
         self._depth = 0
 
     @classmethod
-    def open(cls, path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> Journal:
+    def open(
+        cls,
+        path: Path,
+        migrations: Sequence[Migration] = MIGRATIONS,
+        *,
+        evidence: Iterable[Path] = (),
+    ) -> Journal:
+        """Open (or create) and migrate the journal.
+
+        Refuses to create one in place of a missing or empty (0-byte) journal when the
+        state folder shows earlier runs (`earlier_runs`), and to use an unreadable one:
+        `JournalMissingError` with the restore command, instead of starting over and
+        exporting every order again.
+        """
+        missing = not path.exists() or (path.is_file() and path.stat().st_size == 0)
+        if missing:
+            shown = earlier_runs(path, evidence)
+            if shown:
+                what = "is missing" if not path.exists() else "is empty (0 bytes)"
+                raise JournalMissingError(
+                    f"The journal {path} {what}, but this state folder shows earlier "
+                    f"runs ({', '.join(str(p) for p in shown[:3])}). Starting over "
+                    "would export every order again, so nothing was done.",
+                    hint=restore_hint(path),
+                )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(
@@ -201,12 +275,18 @@ class Journal:
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA foreign_keys=ON")
         except (sqlite3.Error, OSError) as exc:
-            raise StorageError(
+            error = StorageError(
                 f"Cannot open the journal {path}: {exc}.",
                 hint="Check that the state folder exists and is writable.",
-            ) from exc
+            )
+            error.__cause__ = exc
+            raise _explained(path, error) from exc
         journal = cls(connection, path)
-        journal._migrate(migrations)
+        try:
+            journal._migrate(migrations)
+        except StorageError as exc:
+            connection.close()
+            raise _explained(path, exc) from exc
         return journal
 
     def _migrate(self, migrations: Sequence[Migration]) -> None:
@@ -219,12 +299,23 @@ class Journal:
         for name, apply in migrations:
             if name in done:
                 continue
+            if done:  # an existing journal is about to change: keep a copy first
+                backup_journal(
+                    self._db,
+                    backups_folder(self.path) / f"filebridge-before-{name}.sqlite3",
+                )
             with self.atomic():
                 apply(self._db)
                 self._db.execute(
                     "INSERT INTO _migrations(name, applied_at) VALUES (?, ?)",
                     (name, utc_now_iso()),
                 )
+
+    def backup(self) -> Path:
+        """The rolling after-run backup (`journal_backup.rolling_backup`)."""
+        from filebridge.journal.backup import rolling_backup
+
+        return rolling_backup(self._db, self.path)
 
     def applied_migrations(self) -> list[str]:
         return [r[0] for r in self.query("SELECT name FROM _migrations ORDER BY name")]
@@ -324,3 +415,21 @@ class Journal:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _explained(path: Path, exc: StorageError) -> FilebridgeError:
+    """A journal that cannot be read or written, with the command that fixes it."""
+    cause = exc.__cause__
+    text = str(cause or exc)
+    if "readonly" in text or "read-only" in text:
+        return StorageError(
+            f"The journal {path} is read-only ({text}).",
+            hint="Give this account write access to the state folder and the journal "
+            "(Properties > Security), or, if it is damaged, " + restore_hint(path),
+        )
+    if isinstance(cause, sqlite3.DatabaseError):
+        return JournalMissingError(
+            f"The journal {path} cannot be read ({text}): it is damaged.",
+            hint=restore_hint(path),
+        )
+    return exc

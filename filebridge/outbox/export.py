@@ -92,6 +92,12 @@ class OrderSource(Protocol):
 
     def get_order(self, order_id: int) -> Order: ...
 
+    def list_orders(
+        self, *, offset: int, limit: int = ..., statuses: Sequence[str] = ...
+    ) -> object: ...
+
+    def shop_now(self) -> datetime | None: ...
+
 
 @dataclass(frozen=True)
 class ExportResult:
@@ -156,6 +162,21 @@ def _epoch(moment: datetime) -> int:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _shop_now(
+    client: OrderSource, statuses: Sequence[str], fallback: datetime
+) -> datetime:
+    """The shop's clock for `since = "now"`: the `Date` header of its answer (one cheap
+    call if none came yet), never this machine's clock, which may be an hour off."""
+    moment = client.shop_now()
+    if moment is None:
+        client.list_orders(offset=0, limit=1, statuses=statuses)
+        moment = client.shop_now()
+    if moment is None:
+        log.warning("the shop sent no Date header; `since = now` uses this clock")
+        return fallback
+    return moment
 
 
 def _initial_since(since: str, now: datetime) -> int:
@@ -380,7 +401,10 @@ def _fetch_into(
         updated_since = since
         log.info("export --since: reading orders updated since %d", since)
     elif stored is None:
-        start = _initial_since(options.since, now)
+        moment = now
+        if options.since.strip().lower() == "now":
+            moment = _shop_now(client, options.statuses, now)
+        start = _initial_since(options.since, moment)
         updated_since = start  # the first run starts exactly at `since`
         if not batch.dry_run:
             remember_first_since(journal, options.since)

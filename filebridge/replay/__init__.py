@@ -8,10 +8,11 @@ never the other way round.
 from filebridge.replay.fulfilment import ActionKind, apply, parse_state, plan_actions
 from filebridge.replay.order_book import OrderBook, OrderFacts
 from filebridge.replay.row import RowWork
-from filebridge.replay.rows import replay_rows
+from filebridge.replay.rows import Hold, replay_rows
 
 __all__ = [
     "ActionKind",
+    "Hold",
     "OrderBook",
     "OrderFacts",
     "RowWork",

@@ -20,17 +20,33 @@ from filebridge.replay.fulfilment import ActionKind, parse_state
 from filebridge.replay.order_book import OrderFacts
 from filebridge.selldone import FULFILMENT_SEQUENCE, FulfilmentState
 
-__all__ = ["StepInFlightError", "reconcile_sent_steps"]
+__all__ = ["StepInFlightError", "reconcile_sent_steps", "shows_step"]
 
 log = logging.getLogger(__name__)
 
 
 class StepInFlightError(Exception):
-    """A maybe-sent step is too recent to check; retry after `seconds`."""
+    """A maybe-sent step is too recent to check; retry after `seconds`.
 
-    def __init__(self, seconds: float) -> None:
+    `action` names the doubtful step and `reason` says why it is in doubt (what the
+    journal recorded when its answer did not come), for the run's summary and status.
+    """
+
+    def __init__(self, seconds: float, action: str = "", reason: str = "") -> None:
         super().__init__(f"retry in {seconds:.1f} s")
         self.seconds = seconds
+        self.action = action
+        self.reason = reason
+
+
+def _doubt(
+    records: list[ledger.StepRecord], waits: dict[str, float]
+) -> StepInFlightError:
+    """The error for the young, unsettled steps among `records` (the longest wait)."""
+    young = [r for r in records if waits[r.key] > 0]
+    record = max(young, key=lambda r: waits[r.key])
+    reason = record.message or "the run that sent it ended before its answer came"
+    return StepInFlightError(waits[record.key], record.action, reason)
 
 
 def reconcile_sent_steps(
@@ -53,6 +69,14 @@ def reconcile_sent_steps(
     now could apply it twice. Old steps the order does not show are planned again, and
     so are steps whose request the shop answered (with an error: it is done with it).
     """
+    if ledger.sent_steps(journal, file_id, row):
+        with journal.atomic():
+            if ledger.restamp_future_sends(journal, file_id, row):
+                log.warning(
+                    "order %d: a step was sent 'in the future' (the clock went back); "
+                    "its settle time counts from now",
+                    order_id,
+                )
     pending = ledger.sent_steps(journal, file_id, row)
     if not pending:
         return
@@ -62,15 +86,15 @@ def reconcile_sent_steps(
     }
     if all(waits[r.key] > 0 and r.checked_at for r in pending):
         # Already looked for since they were sent: nothing new to learn before then.
-        raise StepInFlightError(max(waits.values()))
+        raise _doubt(pending, waits)
     facts = fetch()
-    wait = 0.0
+    unsettled: list[ledger.StepRecord] = []
     for record in pending:
-        reached = _reached(record, facts)
+        reached = shows_step(record, facts)
         if not reached and waits[record.key] > 0:
             with journal.atomic():
                 ledger.mark_checked(journal, record.key)
-            wait = max(wait, waits[record.key])
+            unsettled.append(record)
             continue
         with journal.atomic():
             ledger.mark_step(
@@ -87,18 +111,22 @@ def reconcile_sent_steps(
             record.action,
             "had reached the shop" if reached else "had not reached the shop",
         )
-    if wait:
-        raise StepInFlightError(wait)
+    if unsettled:
+        raise _doubt(unsettled, waits)
 
 
 def _age(record: ledger.StepRecord, now: datetime) -> float:
-    """Seconds since the step's request left (0 if the journal has no time)."""
+    """Seconds since the step's request left (0 if the journal has no time).
+
+    Never negative: a `sent_at` in the future (the clock went back since) counts as
+    "just sent", so the wait is at most the grace, never the grace plus the jump.
+    """
     if record.sent_at is None:
         return 0.0
-    return (now - datetime.fromisoformat(record.sent_at)).total_seconds()
+    return max(0.0, (now - datetime.fromisoformat(record.sent_at)).total_seconds())
 
 
-def _reached(record: ledger.StepRecord, facts: OrderFacts) -> bool:
+def shows_step(record: ledger.StepRecord, facts: OrderFacts) -> bool:
     """Whether a maybe-sent step is visible in the order as just read."""
     state = parse_state(facts.state)
     kind = record.payload.get("kind")

@@ -1,8 +1,8 @@
 """Replays one inbox row's steps exactly once: journalled before and after each send.
 
 The protocol is described in `replay`; this module is one row of it. The row's plan is
-recorded (`planned`), each step is marked `sent` and committed before its request
-leaves, and the answer, the order's new known state and (on the last step) the row's
+recorded (`planned`), each step is marked `sent` and committed right before its
+request leaves (after every wait of the client: `before_send`), and the answer, the order's new known state and (on the last step) the row's
 outcome are committed together. Steps a crash left `sent` are settled first
 (`reconcile`).
 """
@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from filebridge.errors import (
     ApiError,
@@ -20,6 +21,7 @@ from filebridge.errors import (
     ApiUnavailableError,
     AuthError,
     RequestFate,
+    StopRequestedError,
     TransitionRejectedError,
 )
 from filebridge.journal import Journal
@@ -35,8 +37,8 @@ from filebridge.replay.fulfilment import (
     without_returned,
 )
 from filebridge.replay.order_book import OrderBook, OrderFacts
-from filebridge.replay.reconcile import reconcile_sent_steps
-from filebridge.selldone import FulfilmentState, SelldoneClient
+from filebridge.replay.reconcile import reconcile_sent_steps, shows_step
+from filebridge.selldone import FulfilmentState, SelldoneClient, SendHook
 
 __all__ = ["RowOutcome", "RowReplay", "RowWork", "step_key"]
 
@@ -66,6 +68,7 @@ class RowOutcome:
     outcome: str  # applied | already-done | rejected | pending
     message: str
     calls: int
+    held: bool = False  # pending because its order is held (a doubtful step)
 
 
 class RowReplay:
@@ -94,6 +97,7 @@ class RowReplay:
         self.calls = calls
         self.stop = stop
         self.sent: list[str] = ledger.confirmed_step_names(journal, file_id, work.row)
+        self.ambiguous: set[str] = set()  # steps an attempt of which may have applied
 
     def key(self, action: Action) -> str:
         return step_key(self.file_sha, self.work.row, self.work.order_id, action.name)
@@ -193,32 +197,24 @@ class RowReplay:
             record = ledger.step(self.journal, key)
             if record is not None and record.state == "confirmed":
                 continue
-            with self.journal.atomic():
-                ledger.mark_step(self.journal, key, "sent")
             try:
                 self.calls += 1
                 self.book.calls += 1
-                facts = self._send(action)
-            except TransitionRejectedError as exc:
+                facts = self._send(action, self._journalling(key))
+            except StopRequestedError:
+                # Stopped during a wait: this attempt never left. An earlier attempt
+                # was retried, so it was not processed, unless a gateway's 503 hid
+                # it: then the step stays `sent` (answered) and is settled by reading.
                 with self.journal.atomic():
-                    ledger.mark_step(self.journal, key, "planned")
-                if refreshed:
-                    return self._reject(key, action, exc)
-                before = self.book.get(self.work.order_id)
-                fresh = self._fetch()
-                if before is not None and fresh.state == before.state:
-                    # Same state as we planned from: the refusal is about something else.
-                    return self._reject(key, action, exc)
-                log.info(
-                    "order %d is %s, not %s: re-planning row %d",
-                    self.work.order_id,
-                    fresh.state,
-                    before.state if before else "?",
-                    self.work.row,
-                )
-                return self._plan(fresh)
+                    if key not in self.ambiguous:
+                        ledger.mark_step(self.journal, key, "planned")
+                    self.finish("pending", "stopped before " + action.describe())
+                raise
             except ApiRejectedError as exc:
-                return self._reject(key, action, exc)
+                shown = self._shown_after_doubt(key, action, exc)
+                if shown is None:
+                    return self._refused(key, action, exc, refreshed=refreshed)
+                facts = shown
             except AuthError:
                 with self.journal.atomic():
                     ledger.mark_step(self.journal, key, "planned")
@@ -259,7 +255,73 @@ class RowReplay:
                 )
         return self.finish(*self._final(plan))
 
-    def _send(self, action: Action) -> OrderFacts:
+    def _refused(
+        self, key: str, action: Action, exc: ApiRejectedError, *, refreshed: bool
+    ) -> RowOutcome | Plan:
+        """The shop refused the step: reject the row, or re-plan on fresh data once."""
+        if not isinstance(exc, TransitionRejectedError):
+            return self._reject(key, action, exc)
+        with self.journal.atomic():
+            ledger.mark_step(self.journal, key, "planned")
+        if refreshed:
+            return self._reject(key, action, exc)
+        before = self.book.get(self.work.order_id)
+        fresh = self._fetch()
+        if before is not None and fresh.state == before.state:
+            # Same state as we planned from: the refusal is about something else.
+            return self._reject(key, action, exc)
+        log.info(
+            "order %d is %s, not %s: re-planning row %d",
+            self.work.order_id,
+            fresh.state,
+            before.state if before else "?",
+            self.work.row,
+        )
+        return self._plan(fresh)
+
+    def _shown_after_doubt(
+        self, key: str, action: Action, exc: ApiRejectedError
+    ) -> OrderFacts | None:
+        """After an ambiguous attempt (a 503 that a gateway may have sent after the shop
+        applied the write), a refusal of the retry is not taken at face value: the
+        order is read, and if it shows the step, the step was applied (returned)."""
+        record = ledger.step(self.journal, key)
+        if key not in self.ambiguous or record is None:
+            return None
+        facts = self._fetch()
+        if not shows_step(record, facts):
+            return None
+        log.info(
+            "order %d: Selldone refused the retry of %s (%s), but the order shows it: "
+            "an earlier attempt was applied and its answer lost",
+            self.work.order_id,
+            action.describe(),
+            exc.api_message or exc,
+        )
+        return facts
+
+    def _journalling(self, key: str) -> SendHook:
+        """The step is journalled `sent` after every wait, right before it leaves;
+        `planned` again when an attempt provably was not processed (no connection, a
+        429); answered but maybe applied (a gateway's 503) keeps it `sent` and makes a
+        refusal of the retry be checked by reading (`_shown_after_doubt`)."""
+
+        def mark(state: str) -> None:
+            with self.journal.atomic():
+                ledger.mark_step(self.journal, key, state)
+
+        def maybe(message: str) -> None:
+            self.ambiguous.add(key)
+            with self.journal.atomic():
+                ledger.mark_unanswered(self.journal, key, message, ended=True)
+
+        return SendHook(
+            sending=partial(mark, "sent"),
+            unsent=partial(mark, "planned"),
+            maybe_processed=maybe,
+        )
+
+    def _send(self, action: Action, hook: SendHook) -> OrderFacts:
         """One write; returns what the order looks like afterwards."""
         order_id = self.work.order_id
         before = self.book.get(order_id) or OrderFacts("", None, None, False)
@@ -268,6 +330,7 @@ class RowReplay:
                 order_id,
                 tracking_code=action.tracking_code,
                 tracking_url=action.tracking_url,
+                hook=hook,
             )
             info = (
                 result.delivery_info.raw()
@@ -280,7 +343,7 @@ class RowReplay:
             )
             return OrderFacts(before.state, tracking, info, before.fresh)
         if action.kind is ActionKind.RETURNED:
-            change = self.client.post_delivery_returned(order_id)
+            change = self.client.post_delivery_returned(order_id, hook=hook)
         else:
             if action.state is None:
                 raise ValueError(f"state action without a state: {action!r}")
@@ -289,6 +352,7 @@ class RowReplay:
                 action.state,
                 items=action.items,
                 delivery_info=action.delivery_info,
+                hook=hook,
             )
         modelled = apply(
             parse_state(before.state) or FulfilmentState.CHECK_QUEUE, action
@@ -310,10 +374,11 @@ class RowReplay:
         else only after the in-flight grace.
         """
         with self.journal.atomic():
-            if exc.fate is RequestFate.NOT_PROCESSED:
+            if exc.fate is RequestFate.NOT_PROCESSED and key not in self.ambiguous:
                 ledger.mark_step(self.journal, key, "planned")
             else:
-                ended = exc.fate is RequestFate.ENDED
+                # A 503 was answered: whatever a gateway let through is done.
+                ended = exc.fate is RequestFate.ENDED or key in self.ambiguous
                 ledger.mark_unanswered(self.journal, key, str(exc), ended=ended)
             self.finish("pending", f"{action.describe()} unconfirmed: {exc}")
 

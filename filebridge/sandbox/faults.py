@@ -63,15 +63,22 @@ class Faults:
         path_contains: str | None = None,
         body: object = None,
         retry_after: int | None = None,
+        *,
+        after_processing: bool = False,
     ) -> None:
-        """Answer `status`; a str body is sent as text/html (an HTML error page)."""
+        """Answer `status`; a str body is sent as text/html (an HTML error page).
+
+        With `after_processing=True` the request is handled first (a write is applied)
+        and the status replaces its answer: a gateway that gave up after the shop did
+        the work.
+        """
         if isinstance(status, bool) or not 100 <= status <= 599:
             raise ValueError(f"status must be an HTTP status, not {status!r}")
-        self._arm(
-            _Armed(
-                "fail", _times(times), method, path_contains, status, body, retry_after
-            )
+        fault = _Armed(
+            "fail", _times(times), method, path_contains, status, body, retry_after
         )
+        fault.after_processing = after_processing
+        self._arm(fault)
 
     def drop_next(
         self,
@@ -139,7 +146,7 @@ class Faults:
         if fault.retry_after is not None or fault.status == 429:
             headers["Retry-After"] = str(fault.retry_after or 1)
         body = _default_body(fault.status) if fault.body is None else fault.body
-        return Reply(fault.status, body, headers)
+        return Reply(fault.status, body, headers, process_first=fault.after_processing)
 
     def _arm(self, fault: _Armed) -> None:
         with self._lock:

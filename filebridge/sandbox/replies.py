@@ -17,7 +17,8 @@ NO_ACCESS_MESSAGE = "This token does not have access to this section."
 class Reply:
     """One HTTP answer; `drop` means: close the connection without writing anything.
 
-    `process_first` (with `drop`) asks for the request to be handled before the drop.
+    `process_first` asks for the request to be handled before the drop or the
+    failure status is sent instead of its real answer.
     """
 
     status: int

@@ -13,7 +13,7 @@ from filebridge.selldone.models import (
     ReceiverInfo,
 )
 from filebridge.selldone.ratelimit import RateLimiter
-from filebridge.selldone.transport import CallRecord
+from filebridge.selldone.transport import CallRecord, SendHook
 
 __all__ = [
     "FULFILMENT_SEQUENCE",
@@ -26,4 +26,5 @@ __all__ = [
     "RateLimiter",
     "ReceiverInfo",
     "SelldoneClient",
+    "SendHook",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from functools import partial
 from types import TracebackType
 from typing import Any, Self
@@ -21,7 +22,7 @@ from pydantic import SecretStr
 from filebridge.selldone.models import FulfilmentState, Order, OrdersPage
 from filebridge.selldone.ratelimit import RateLimiter
 from filebridge.selldone.responses import parse_body
-from filebridge.selldone.transport import ApiTransport, CallRecord
+from filebridge.selldone.transport import ApiTransport, CallRecord, SendHook
 from filebridge.selldone.write_replies import StateChange, TrackingResult
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "PAGE_OVERLAP",
     "CallRecord",  # owned by selldone.transport; jobs.py imports it from here
     "SelldoneClient",
+    "SendHook",
 ]
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,15 @@ class SelldoneClient:
         sending, "not visible in the order yet" does not mean "not applied".
         """
         return max(self.timeout, self._write_settle or 0.0)
+
+    def shop_now(self) -> datetime | None:
+        """The shop's clock (from its `Date` headers), None before the first answer."""
+        return self._transport.shop_now()
+
+    @property
+    def clock_skew(self) -> float | None:
+        """Seconds the shop's clock is ahead of this machine's (None: not known yet)."""
+        return self._transport.clock_skew
 
     @property
     def limiter(self) -> RateLimiter:
@@ -251,13 +262,15 @@ class SelldoneClient:
         *,
         items: Sequence[int] | None = None,
         delivery_info: Mapping[str, Any] | None = None,
+        hook: SendHook | None = None,
     ) -> StateChange:
         """Move one order to `state` (one step; the caller plans the sequence).
 
         `items` are the confirmed item ids for OrderConfirm (None: all). `delivery_info`
         is the complete dict to store (start from `Order.delivery_info_raw()`). Keys that
         are None are left out of the body, as the ERP demo does (selldone-api.md §2.3).
-        A refusal by the shop raises `TransitionRejectedError`.
+        A refusal by the shop raises `TransitionRejectedError`. `hook` hears when
+        the request leaves, after every wait (`api_transport`).
         """
         body: dict[str, Any] = {"state": FulfilmentState(state).value}
         if items is not None:
@@ -265,13 +278,17 @@ class SelldoneClient:
         if delivery_info is not None:
             body["delivery_info"] = dict(delivery_info)
         path = self._path(f"baskets/{order_id}/state")
-        answer = self._transport.send("POST", path, body=body, transition=True)
+        answer = self._transport.send(
+            "POST", path, body=body, transition=True, hook=hook
+        )
         return self._state_change(answer, path)
 
-    def post_delivery_returned(self, order_id: int) -> StateChange:
+    def post_delivery_returned(
+        self, order_id: int, *, hook: SendHook | None = None
+    ) -> StateChange:
         """Report a failed delivery (the parcel came back); only valid for SentOrder."""
         path = self._path(f"baskets/{order_id}/delivery-returned")
-        answer = self._transport.send("POST", path, body={}, transition=True)
+        answer = self._transport.send("POST", path, body={}, transition=True, hook=hook)
         return self._state_change(answer, path)
 
     def put_tracking(
@@ -280,6 +297,7 @@ class SelldoneClient:
         *,
         tracking_code: str | None = None,
         tracking_url: str | None = None,
+        hook: SendHook | None = None,
     ) -> TrackingResult:
         """Store tracking in the order's delivery_info; None fields are left out."""
         body = {
@@ -293,7 +311,7 @@ class SelldoneClient:
         if not body:
             raise ValueError("put_tracking needs a tracking_code or a tracking_url")
         path = self._path(f"baskets/{order_id}/tracking")
-        answer = self._transport.send("PUT", path, body=body)
+        answer = self._transport.send("PUT", path, body=body, hook=hook)
         result = parse_body(TrackingResult, answer, "PUT", path)
         result.raw = answer
         return result

@@ -6,12 +6,19 @@ because Selldone's 80 requests/minute budget is per credentials (selldone-api.md
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from filebridge.errors import StopRequestedError
+
 __all__ = ["DEFAULT_MARGIN_S", "DEFAULT_WINDOW_S", "MIN_WAIT_S", "RateLimiter"]
+
+log = logging.getLogger("filebridge.selldone.client")
+
+LOGGED_WAIT_S = 1.0  # waits at least this long are logged (the log is the record)
 
 MIN_WAIT_S = 0.001
 DEFAULT_WINDOW_S = 60.0
@@ -39,6 +46,10 @@ class RateLimiter:
     Thread-safe: the lock is held only for bookkeeping, never while sleeping, so a
     `pause_until` from one thread takes effect for threads already waiting.
     `clock` and `sleep` are injectable for tests (a fake clock advanced by a fake sleep).
+
+    Stopping: when `stop` (an Event) is set, `acquire()` raises `StopRequestedError`
+    instead of starting a request, also in the middle of a wait (the wait is
+    `stop.wait`, so the signal ends it at once).
     """
 
     def __init__(
@@ -64,6 +75,7 @@ class RateLimiter:
         self._starts: deque[float] = deque()
         self._paused_until = float("-inf")
         self.on_start: Callable[[], None] | None = None
+        self.stop: threading.Event | None = None
 
     def __repr__(self) -> str:
         return (
@@ -71,24 +83,48 @@ class RateLimiter:
             f"window_seconds={self.window_seconds})"
         )
 
-    def acquire(self) -> float:
-        """Block until one more request may start, record its start; return seconds waited."""
+    def acquire(self, *, not_before: float | None = None) -> float:
+        """Block until one more request may start, record its start; return seconds waited.
+
+        `not_before` (this limiter's clock) is a wait of the caller's own, e.g. a retry
+        backoff: it is waited here so that a stop ends it too. Raises
+        `StopRequestedError` when `stop` is set before the start.
+        """
         waited = 0.0
         while True:
-            delay = self._try_start()
+            self._check_stop()
+            delay = self._try_start(not_before)
             if delay <= 0:
                 if self.on_start is not None:
                     self.on_start()
                 return waited
-            self._sleep(delay)
+            if delay >= LOGGED_WAIT_S and waited == 0.0:
+                log.info("waiting %.1f s for the API budget or a pause", delay)
+            self._wait(delay)
             waited += delay
 
-    def _try_start(self) -> float:
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise StopRequestedError(
+                "Stopped before the next API request (Ctrl-C or SIGTERM); nothing "
+                "was sent for it.",
+                hint="Nothing is lost: the next run resumes the rest.",
+            )
+
+    def _wait(self, delay: float) -> None:
+        """Sleep `delay`, ended early by `stop` (then `acquire` raises)."""
+        if self.stop is not None:
+            self.stop.wait(delay)
+        else:
+            self._sleep(delay)
+
+    def _try_start(self, not_before: float | None = None) -> float:
         """Record a start and return 0, or return how long to wait before trying again."""
         with self._lock:
             now = self._clock()
-            if now < self._paused_until:
-                return max(self._paused_until - now, MIN_WAIT_S)
+            until = max(self._paused_until, not_before or float("-inf"))
+            if now < until:
+                return max(until - now, MIN_WAIT_S)
             horizon = now - self._span
             while self._starts and self._starts[0] <= horizon:
                 self._starts.popleft()
@@ -102,8 +138,12 @@ class RateLimiter:
     def preload(self, starts: Iterable[float]) -> None:
         """Count request starts made before this limiter existed (times on its clock)."""
         with self._lock:
-            horizon = self._clock() - self._span
-            merged = sorted([*self._starts, *(t for t in starts if t > horizon)])
+            now = self._clock()
+            horizon = now - self._span
+            # A start "in the future" is clamped to now: no wait exceeds one window.
+            merged = sorted(
+                [*self._starts, *(min(t, now) for t in starts if t > horizon)]
+            )
             self._starts = deque(merged[-self.per_window :])
 
     def pause_until(self, until: float) -> None:

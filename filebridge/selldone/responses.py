@@ -11,6 +11,7 @@ It reads `requests` types, so it is part of the client adapter (`selldone`), not
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -241,8 +242,12 @@ def parse_body(model: type[_M], body: Mapping[str, Any], method: str, path: str)
         ) from exc
 
 
-def retry_after_seconds(header: str | None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date; None if absent/garbled."""
+def retry_after_seconds(header: str | None, date: str | None = None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date; None if absent/garbled.
+
+    An HTTP date is measured from the answer's own `Date` header when it has one (the
+    shop's clock), not from this machine's clock, which may be hours off.
+    """
     if header is None or not header.strip():
         return None
     text = header.strip()
@@ -256,7 +261,13 @@ def retry_after_seconds(header: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    now = datetime.now(UTC)
+    if date:
+        with contextlib.suppress(TypeError, ValueError):
+            now = parsedate_to_datetime(date)
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 def is_provably_unsent(exc: Exception) -> bool:

@@ -16,17 +16,29 @@ Retry policy (one place: `send`, through `stamina`):
   before deciding anything. A rejected write (4xx, app-level error) is never retried.
 * 429 (and 503 with `Retry-After`) pauses the shared limiter until `Retry-After`
   passes, so export and replay both hold back. That wait is real even in stamina's
-  test mode, which only zeroes stamina's own backoff.
+  test mode, which only zeroes the backoff.
+* Every wait (budget, Retry-After, the backoff between attempts) happens inside
+  `RateLimiter.acquire`, on the monotonic clock, and ends at once when the limiter's
+  `stop` is set (`StopRequestedError`): stamina decides *whether* to retry, the
+  backoff itself is waited here (stamina's own sleep would not hear a stop).
+* `hook` (a `SendHook`), if given, is told `sending()` after all waits, immediately
+  before the bytes of each attempt go out, `unsent()` when an attempt provably was not
+  processed (refused connection, 429), and `maybe_processed()` on a 503, which is
+  retried but may come from a gateway after the shop applied the write: replay
+  journals the step `sent`, `planned` again, or answered-but-unsure there, so a kill
+  during a wait leaves a step that never left the machine `planned`, not in doubt.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -46,12 +58,18 @@ from filebridge.selldone.responses import (
     unavailable_error,
 )
 
-__all__ = ["USER_AGENT", "ApiTransport", "CallRecord"]
+__all__ = ["USER_AGENT", "ApiTransport", "CallRecord", "SendHook"]
 
 # The client's logger: its log lines name the client, whichever of its modules writes.
 log = logging.getLogger("filebridge.selldone.client")
 
 DEFAULT_RETRY_AFTER_S = 5.0  # a 429 without a usable Retry-After header
+BACKOFF_INITIAL_S = 0.1  # stamina's defaults: 0.1 s doubling up to 5 s, + up to 1 s
+BACKOFF_MAX_S = 5.0
+BACKOFF_JITTER_S = 1.0
+CLOCK_SKEW_WARN_S = (
+    60.0  # a skew beyond this between this machine and the shop is logged
+)
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 USER_AGENT = f"filebridge/{__version__}"
@@ -70,6 +88,16 @@ class CallRecord:
     status: int | None
     at: datetime
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class SendHook:
+    """Told when a write's bytes are about to leave, and when an attempt of it provably
+    was not processed (module docstring): replay's journal of `sent`."""
+
+    sending: Callable[[], None]
+    unsent: Callable[[], None]
+    maybe_processed: Callable[[str], None]
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -118,6 +146,8 @@ class ApiTransport:
         self._session.headers.update(
             {"Accept": "application/json", "User-Agent": USER_AGENT}
         )
+        self._shop_date: tuple[datetime, float] | None = None  # (Date, monotonic)
+        self.clock_skew: float | None = None  # shop minus this machine, seconds
 
     def __repr__(self) -> str:
         return f"ApiTransport(base_url={self.base_url!r}, shop_id={self.shop_id})"
@@ -134,11 +164,13 @@ class ApiTransport:
         params: Sequence[tuple[str, str | int]] = (),
         body: Mapping[str, Any] | None = None,
         transition: bool = False,
+        hook: SendHook | None = None,
     ) -> dict[str, Any]:
         """Send one request with retries (module docstring); return its JSON object.
 
         This is the one place where `requests` errors become filebridge errors (the
-        wording is `selldone.responses.unavailable_error`).
+        wording is `selldone.responses.unavailable_error`). `hook` hears of each
+        attempt (module docstring).
         """
         url = self.base_url + path
         if params:
@@ -150,26 +182,52 @@ class ApiTransport:
                 on=partial(self._is_retryable, method),
                 attempts=self.max_attempts,
                 timeout=self.retry_timeout,
+                wait_initial=0.0,  # the backoff is waited in `_attempt` (see above)
+                wait_max=0.0,
+                wait_jitter=0.0,
             ):
                 with attempt:
                     attempts += 1
-                    response = self._attempt(method, url, path, data)
-                    return classify_response(
-                        response,
-                        method,
-                        path,
-                        shop_id=self.shop_id,
-                        transition=transition,
-                    )
+                    try:
+                        response = self._attempt(
+                            method, url, path, data, _backoff(attempts), hook
+                        )
+                        return classify_response(
+                            response,
+                            method,
+                            path,
+                            shop_id=self.shop_id,
+                            transition=transition,
+                        )
+                    except (ApiUnavailableError, requests.RequestException) as exc:
+                        if hook is not None:
+                            _tell(hook, exc)
+                        raise
         except requests.RequestException as exc:
             raise unavailable_error(exc, method, path, attempts, self.timeout) from exc
         raise AssertionError("stamina ended without a result")  # pragma: no cover
 
     def _attempt(
-        self, method: str, url: str, path: str, data: str | None
+        self,
+        method: str,
+        url: str,
+        path: str,
+        data: str | None,
+        backoff: float,
+        hook: SendHook | None,
     ) -> requests.Response:
-        """One HTTP exchange through the limiter; reports it to `on_call` and the log."""
-        self.limiter.acquire()
+        """One HTTP exchange through the limiter; reports it to `on_call` and the log.
+
+        `backoff` is waited first (in the limiter, so a stop ends it), then the budget
+        and any Retry-After pause; `hook.sending()` runs after all of them.
+        """
+        if backoff > 0:
+            log.info("retrying %s %s in %.1f s", method, path, backoff)
+        self.limiter.acquire(
+            not_before=time.monotonic() + backoff if backoff > 0 else None
+        )
+        if hook is not None:
+            hook.sending()
         headers = {"Content-Type": "application/json"} if data is not None else None
         started = time.monotonic()
         at = datetime.now(UTC)
@@ -193,10 +251,41 @@ class ApiTransport:
             response.status_code,
             time.monotonic() - started,
         )
+        self._note_date(response.headers.get("Date"))
         if response.status_code in (429, 503):
             self._honour_retry_after(response)
         self._record(CallRecord(method, path, response.status_code, at))
         return response
+
+    def shop_now(self) -> datetime | None:
+        """The shop's clock now: its last `Date` header plus the monotonic time since
+        (None before any answer had one). Never this machine's wall clock."""
+        if self._shop_date is None:
+            return None
+        date, at = self._shop_date
+        return date + timedelta(seconds=time.monotonic() - at)
+
+    def _note_date(self, header: str | None) -> None:
+        """Remember the shop's clock; log once when this machine's differs by > 1 min."""
+        if not header:
+            return
+        try:
+            date = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return
+        if date.tzinfo is None:
+            date = date.replace(tzinfo=UTC)
+        self._shop_date = (date, time.monotonic())
+        skew = (date - datetime.now(UTC)).total_seconds()
+        first = self.clock_skew is None
+        self.clock_skew = skew
+        if first and abs(skew) > CLOCK_SKEW_WARN_S:
+            log.warning(
+                "this machine's clock is %.0f s %s the shop's (HTTP Date header); "
+                "filebridge uses the shop's clock, but fix the time sync",
+                abs(skew),
+                "behind" if skew > 0 else "ahead of",
+            )
 
     def _record(self, call: CallRecord) -> None:
         if self._on_call is not None:
@@ -204,7 +293,9 @@ class ApiTransport:
 
     def _honour_retry_after(self, response: requests.Response) -> None:
         """Pause the shared limiter for Retry-After (429 always; 503 only if given)."""
-        seconds = retry_after_seconds(response.headers.get("Retry-After"))
+        seconds = retry_after_seconds(
+            response.headers.get("Retry-After"), response.headers.get("Date")
+        )
         if seconds is None and response.status_code == 429:
             seconds = DEFAULT_RETRY_AFTER_S
         if seconds is not None:
@@ -231,6 +322,30 @@ class ApiTransport:
             | requests.ConnectionError
             | requests.exceptions.ChunkedEncodingError,
         )
+
+
+def _tell(hook: SendHook, exc: Exception) -> None:
+    """Tell the hook what an attempt that will be retried (or given up) means.
+
+    No connection, or a 429: provably not processed. A 503 is retried as "not
+    processed" too, but a gateway may send it after the shop applied the write, so it
+    is only "maybe processed". Other failures are judged by the caller (`fate`).
+    """
+    if isinstance(exc, ApiUnavailableError):
+        if exc.status == 503:
+            hook.maybe_processed(str(exc))
+        elif exc.fate is RequestFate.NOT_PROCESSED:
+            hook.unsent()
+    elif is_provably_unsent(exc):
+        hook.unsent()
+
+
+def _backoff(attempt: int) -> float:
+    """Seconds to wait before `attempt` (1 = the first: none); 0 in stamina's test mode."""
+    if attempt <= 1 or stamina.is_testing():
+        return 0.0
+    jitter = random.uniform(0, BACKOFF_JITTER_S)  # noqa: S311 - jitter, not crypto
+    return float(min(BACKOFF_MAX_S, BACKOFF_INITIAL_S * 2 ** (attempt - 2)) + jitter)
 
 
 def _json_default(value: object) -> object:

@@ -1,0 +1,135 @@
+"""Clock-proof: the machine's clock jumps an hour back or ahead between runs.
+
+Each run is `filebridge` in a child process whose wall clock is shifted
+(`tests/fake_clock.py`); the sandbox in this process keeps the true time, so it is the
+shop's clock. No wait may exceed its nominal length, and no order may be missed.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import wait_until
+from tests.inbox_support import write_config, write_csv
+
+pytestmark = pytest.mark.slow
+
+FAKE = Path(__file__).with_name("fake_clock.py")
+HOUR = 3600.0
+SETTLE_S = 2.0
+WINDOW_S = 60.0  # the rate budget's window
+
+
+def spawn(offset: float, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(FAKE), str(offset), "--", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run(offset: float, *args: str) -> subprocess.CompletedProcess[str]:
+    child = spawn(offset, *args)
+    out, err = child.communicate(timeout=60)
+    return subprocess.CompletedProcess(child.args, child.returncode, out, err)
+
+
+def config_with(tmp_path: Path, sandbox, per_minute: int = 100_000) -> Path:
+    config = write_config(
+        tmp_path, sandbox, timeout_seconds=SETTLE_S, write_settle_seconds=SETTLE_S
+    )
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace(
+            "requests_per_minute = 100000", f"requests_per_minute = {per_minute}"
+        ),
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_clock_back_an_hour_budget_wait_is_at_most_one_window(tmp_path, sandbox):
+    """Calls journalled before the clock went back an hour count as "just now": the
+    next run waits at most one window (logged), not the hour plus the window."""
+    config = config_with(tmp_path, sandbox, per_minute=2)
+    ids = [o["id"] for o in sandbox.add_orders(3)]
+    write_csv(
+        tmp_path / "inbox" / "s.csv",
+        ["order_id", "state"],
+        [[i, "OrderConfirm"] for i in ids],
+    )
+    first = spawn(0, "inbox", "-c", str(config))
+    assert wait_until(lambda: len(sandbox.calls()) == 2, 20)
+    first.send_signal(signal.SIGTERM)
+    first.communicate(timeout=10)
+    assert first.returncode == 130
+    log = tmp_path / "state" / "filebridge.log"
+    before = log.read_text(encoding="utf-8") if log.exists() else ""
+
+    second = spawn(-HOUR, "inbox", "-c", str(config))
+    try:
+
+        def waits() -> list[float]:
+            text = log.read_text(encoding="utf-8")[len(before) :]
+            return [
+                float(x) for x in re.findall(r"waiting ([\d.]+) s for the API", text)
+            ]
+
+        assert wait_until(lambda: bool(waits()), 20)
+        print(f"waits logged after the clock went back: {waits()}")
+        assert max(waits()) <= WINDOW_S + 0.2
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=10)
+    assert second.returncode == 130
+
+
+def test_clock_back_an_hour_doubtful_step_waits_at_most_the_settle_time(
+    tmp_path, sandbox
+):
+    """A write in doubt, then the clock goes back an hour: it is settled once the write
+    settle time has passed in real time, not an hour later."""
+    config = config_with(tmp_path, sandbox)
+    order = sandbox.add_order()["id"]
+    write_csv(
+        tmp_path / "inbox" / "s.csv", ["order_id", "state"], [[order, "OrderConfirm"]]
+    )
+    sandbox.faults.drop_next(method="POST", path_contains=f"/{order}/state")
+    first = run(0, "inbox", "-c", str(config))
+    assert first.returncode == 5, first.stderr
+
+    held = run(-HOUR, "inbox", "-c", str(config))
+    assert held.returncode == 1, held.stderr
+    seconds = [float(x) for x in re.findall(r"checked again in (\d+) s", held.stdout)]
+    assert seconds, held.stdout
+    assert max(seconds) <= SETTLE_S
+    time.sleep(SETTLE_S + 0.2)  # the settle time itself passes, in real time
+    done = run(-HOUR, "inbox", "-c", str(config))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sandbox.get_order(order)["delivery_state"] == "OrderConfirm"
+    posts = [c for c in sandbox.calls() if c.method == "POST"]
+    assert len(posts) == 2  # the dropped one and the one resend after settling
+
+
+def test_clock_ahead_an_hour_first_export_since_now_misses_no_order(tmp_path, sandbox):
+    """`since = "now"` is the shop's now: with this machine an hour ahead, orders paid
+    after the first run are still exported by the next."""
+    config = config_with(tmp_path, sandbox)
+    first = run(HOUR, "export", "-c", str(config))
+    assert first.returncode == 0, first.stderr
+    time.sleep(1.1)  # the new orders are later than the first run's second
+    new = {o["id"] for o in sandbox.add_orders(5)}
+    second = run(HOUR, "export", "-c", str(config))
+    assert second.returncode == 0, second.stderr
+    with sqlite3.connect(tmp_path / "state" / "filebridge.sqlite3") as db:
+        exported = {r[0] for r in db.execute("SELECT order_id FROM exported_orders")}
+    assert new <= exported, second.stdout
