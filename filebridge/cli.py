@@ -21,6 +21,7 @@ from filebridge.schedule import DEFAULT_TASK_NAME
 if TYPE_CHECKING:  # each command imports its use case when it runs: a fast --version
     from filebridge.config import Settings
     from filebridge.jobs import RunResult
+    from filebridge.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +146,14 @@ def sandbox(
 
 def load_config(config_path: Path) -> Settings:
     """Load settings and set up logging (console + rotating file, token redacted)."""
+    from filebridge import run_record
     from filebridge.config import load_settings
     from filebridge.log import setup_logging
 
-    settings = load_settings(config_path)
     context = click.get_current_context(silent=True)
+    command = context.command_path.partition(" ")[2] if context is not None else ""
+    record = run_record.begin(command or "?", config_path)
+    settings = load_settings(config_path)
     root = context.find_root().obj if context is not None else None
     setup_logging(
         console_level=(root or {}).get("console_level", "WARNING"),
@@ -160,6 +164,7 @@ def load_config(config_path: Path) -> Settings:
         backups=settings.log.file_backups,
         secrets=[settings.selldone.token.get_secret_value()],
     )
+    record.attach(settings)
     return settings
 
 
@@ -307,15 +312,11 @@ def _executable() -> tuple[str, bool]:
     return sys.executable, True
 
 
-def _progress_printer() -> Callable[[int], None] | None:
-    """A live order counter on stderr, only when a person is watching a terminal."""
-    if not sys.stderr.isatty():
-        return None
+def _progress() -> Progress:
+    """Long work's progress: in the log every 10 s; a live line on a terminal only."""
+    from filebridge.progress import Progress
 
-    def show(done: int) -> None:
-        click.echo(f"\rexporting… {done} orders", nl=False, err=True)
-
-    return show
+    return Progress(stream=sys.stderr if sys.stderr.isatty() else None)
 
 
 @cli.command("export")
@@ -355,17 +356,16 @@ def export(
     since = parse_since(since_text) if since_text is not None else None
     settings = load_config(config_path)
     stop = stop_on_signals()
-    result = run_once(
-        settings,
-        do_inbox=False,
-        dry_run=dry_run,
-        reexport=reexport,
-        progress=_progress_printer(),
-        since=since,
-        stop=stop,
-    )
-    if sys.stderr.isatty():
-        click.echo("", err=True)
+    with _progress() as progress:
+        result = run_once(
+            settings,
+            do_inbox=False,
+            dry_run=dry_run,
+            reexport=reexport,
+            progress=progress.exporting,
+            since=since,
+            stop=stop,
+        )
     if result.export is None:  # do_export=True always yields a result: a bug (exit 70)
         raise RuntimeError("the export did not run although it was asked to")
     click.echo(export_summary(result.export))
@@ -396,10 +396,14 @@ def stop_on_signals() -> threading.Event:
 def _finish(result: RunResult, stop: threading.Event | None = None) -> None:
     """Exit 5 when Selldone gave out mid-inbox, 1 when rows were rejected, else 0."""
     if result.inbox is not None and result.inbox.unavailable is not None:
+        from filebridge import run_record
+
+        hint = "pending rows resume on the next run; nothing was lost."
         click.echo(f"Error: {result.inbox.unavailable}", err=True)
-        click.echo(
-            "Hint: pending rows resume on the next run; nothing was lost.", err=True
-        )
+        click.echo(f"Hint: {hint}", err=True)
+        record = run_record.current()
+        if record is not None:
+            record.error, record.hint = result.inbox.unavailable, hint
     if stop is not None and stop.is_set():
         click.echo("Stopped cleanly; the next run resumes the rest.", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -417,9 +421,14 @@ def run(config_path: Path, dry_run: bool) -> None:
 
     settings = load_config(config_path)
     stop = stop_on_signals()
-    result = run_once(
-        settings, dry_run=dry_run, progress=_progress_printer(), stop=stop
-    )
+    with _progress() as progress:
+        result = run_once(
+            settings,
+            dry_run=dry_run,
+            progress=progress.exporting,
+            inbox_progress=progress.update,
+            stop=stop,
+        )
     if result.export is not None:
         click.echo(export_summary(result.export))
     if result.inbox is not None:
@@ -439,7 +448,14 @@ def inbox(config_path: Path, dry_run: bool) -> None:
 
     settings = load_config(config_path)
     stop = stop_on_signals()
-    result = run_once(settings, do_export=False, dry_run=dry_run, stop=stop)
+    with _progress() as progress:
+        result = run_once(
+            settings,
+            do_export=False,
+            dry_run=dry_run,
+            stop=stop,
+            inbox_progress=progress.update,
+        )
     if result.inbox is not None:
         click.echo(inbox_summary(result.inbox))
         for line in planned_lines(result.inbox):
@@ -744,27 +760,43 @@ def _has_log_file() -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: FilebridgeError → message, hint and its exit code; anything else → 70."""
+    """Entry point: FilebridgeError → message, hint and its exit code; anything else → 70.
+
+    Whatever the outcome, the log file gets the error and the end line (`run_record`).
+    """
     _printable_output()
+    code, error = _run_cli(argv)
+    # Only a command that loaded a config began a record (and imported the module);
+    # importing it here for `--version` would cost pydantic's start-up.
+    record = sys.modules.get("filebridge.run_record")
+    if record is not None:
+        record.finish(code, error)
+    sys.exit(code)
+
+
+def _run_cli(argv: list[str] | None) -> tuple[int, BaseException | None]:
+    """Run the command; (exit code, the error that ended it, if any)."""
     try:
         cli.main(args=argv, prog_name="filebridge", standalone_mode=False)
+    except SystemExit as exc:  # a command's sys.exit(code): an outcome, not an error
+        return (exc.code if isinstance(exc.code, int) else 1), None
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED, None
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code, None
     except FilebridgeError as exc:
         from filebridge.log import redact
 
         click.echo(f"Error: {redact(str(exc))}", err=True)
         if exc.hint:
             click.echo(f"Hint: {redact(exc.hint)}", err=True)
-        sys.exit(exc.exit_code)
+        return exc.exit_code, exc
     except KeyboardInterrupt:
         click.echo("Stopped.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except Exception:
+        return EXIT_INTERRUPTED, None
+    except Exception as exc:
         if _has_log_file():
             log.exception("filebridge hit an unexpected error (a bug)")
             where = "The traceback is in the log file"
@@ -776,5 +808,5 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(
             f"Error: unexpected failure (a bug). {where}; please report it.", err=True
         )
-        sys.exit(EXIT_BUG)
-    sys.exit(0)
+        return EXIT_BUG, exc
+    return 0, None

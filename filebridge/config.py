@@ -295,3 +295,26 @@ def load_settings(path: Path, *, environ: Mapping[str, str] | None = None) -> Se
             "or in single quotes ('C:\\ERP\\inbox').",
         ) from exc
     return build_settings(raw, base_dir=path.parent, source=path, environ=environ)
+
+
+def fallback_state_folder(path: Path) -> Path | None:
+    """The state folder a config names, read as leniently as possible (None: unknown).
+
+    For logging an error that stopped the config from loading at all: the file's
+    `[folders] state` if the TOML parses that far, else the default `state` beside it.
+    """
+    path = path.expanduser().absolute()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError:
+        return None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        raw = {}
+    folders = raw.get("folders")
+    state = folders.get("state") if isinstance(folders, Mapping) else None
+    if not isinstance(state, str) or not state:
+        state = FolderSettings().state.as_posix()
+    resolved = _resolve_folders({"state": state}, path.parent)["state"]
+    return resolved if isinstance(resolved, Path) else None

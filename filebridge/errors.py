@@ -51,6 +51,7 @@ __all__ = [
     "StopRequestedError",
     "StorageError",
     "TransitionRejectedError",
+    "exit_name",
 ]
 
 EXIT_CLEAN = 0
@@ -58,6 +59,14 @@ EXIT_REJECTED_ROWS = 1
 EXIT_USAGE = 2
 EXIT_BUG = 70
 EXIT_INTERRUPTED = 130
+
+_EXIT_NAMES = {
+    EXIT_CLEAN: "clean",
+    EXIT_REJECTED_ROWS: "done, but rows were rejected or held",
+    EXIT_USAGE: "command-line usage error",
+    EXIT_BUG: "unexpected error (a bug)",
+    EXIT_INTERRUPTED: "stopped (Ctrl-C or SIGTERM)",
+}
 
 
 class FilebridgeError(Exception):
@@ -263,3 +272,16 @@ class RowIssue:
         if self.hint:
             text += f" — {self.hint}"
         return text
+
+
+def exit_name(code: int) -> str:
+    """A few words for an exit code, as the log's end line and the runs table say it."""
+    if code in _EXIT_NAMES:
+        return _EXIT_NAMES[code]
+    pending: list[type[FilebridgeError]] = [FilebridgeError]
+    while pending:
+        cls = pending.pop(0)  # breadth first: ConfigError names 3, not MappingError
+        if cls.exit_code == code and cls is not FilebridgeError:
+            return cls.summary
+        pending.extend(cls.__subclasses__())
+    return f"exit code {code}"

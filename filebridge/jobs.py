@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from filebridge import run_record
+from filebridge.cli_text import export_summary, inbox_summary
 from filebridge.config import FolderSettings, Settings
 from filebridge.errors import (
     EXIT_CLEAN,
@@ -230,33 +232,64 @@ def run_pass(
     progress: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
     since: int | None = None,
+    inbox_progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Export, then drain the inbox, with collaborators passed in (watch reuses them).
 
     `stop` ends the inbox drain after the API step in flight; the rest resumes next run.
     """
     moment = now or datetime.now(UTC)
+    record = run_record.current()
+    if record is not None:
+        record.dry_run = dry_run
     with recording_failures(journal):
-        exported = (
-            run_export(
-                settings,
-                client,
-                journal,
-                now=moment,
-                dry_run=dry_run,
-                reexport=reexport,
-                progress=progress,
-                since=since,
-            )
-            if do_export
-            else None
-        )
-        drained = (
-            run_inbox(settings, client, journal, now=moment, dry_run=dry_run, stop=stop)
-            if do_inbox and not (stop is not None and stop.is_set())
-            else None
-        )
+        exported = None
+        if do_export:
+            with _half(record, "export"):
+                exported = run_export(
+                    settings,
+                    client,
+                    journal,
+                    now=moment,
+                    dry_run=dry_run,
+                    reexport=reexport,
+                    progress=progress,
+                    since=since,
+                )
+            if record is not None:
+                record.note(export_summary(exported))
+        drained = None
+        if do_inbox and not (stop is not None and stop.is_set()):
+            with _half(record, "inbox"):
+                drained = run_inbox(
+                    settings,
+                    client,
+                    journal,
+                    now=moment,
+                    dry_run=dry_run,
+                    stop=stop,
+                    progress=inbox_progress,
+                )
+            if record is not None:
+                record.note(inbox_summary(drained))
+                record.rows_rejected = drained.rows_rejected
+                record.files_failed = drained.files_failed
+                if drained.unavailable is not None:
+                    record.half("inbox", "failed")
     return RunResult(export=exported, inbox=drained)
+
+
+@contextmanager
+def _half(record: run_record.RunRecord | None, name: str) -> Iterator[None]:
+    """Note in the run's record whether the `export` or `inbox` half went through."""
+    try:
+        yield
+    except BaseException:
+        if record is not None:
+            record.half(name, "failed")
+        raise
+    if record is not None:
+        record.half(name, "ok")
 
 
 def run_once(
@@ -269,6 +302,7 @@ def run_once(
     progress: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
     since: int | None = None,
+    inbox_progress: Callable[[str], None] | None = None,
 ) -> RunResult:
     """One locked pass for Task Scheduler; a second concurrent pass exits at once.
 
@@ -298,6 +332,7 @@ def run_once(
             progress=progress,
             stop=stop,
             since=since,
+            inbox_progress=inbox_progress,
         )
         if not dry_run:
             keep_backup(journal)

@@ -49,6 +49,11 @@ class RedactingFilter(logging.Filter):
 _FILTER = RedactingFilter()
 
 
+def _for_console(record: logging.LogRecord) -> bool:
+    """Lines logged with `extra={"console": False}` go to the log file only."""
+    return bool(getattr(record, "console", True))
+
+
 def redact(text: str) -> str:
     """Redact the registered secrets from text about to be shown or stored."""
     return _FILTER.redact(text)
@@ -87,6 +92,7 @@ def setup_logging(
         stream.setLevel(console_level)
         stream.setFormatter(logging.Formatter(CONSOLE_FORMAT))
         stream.addFilter(_FILTER)
+        stream.addFilter(_for_console)
         logger.addHandler(stream)
     if log_file is not None:
         try:
@@ -108,6 +114,14 @@ def setup_logging(
         rotating.setFormatter(logging.Formatter(FILE_FORMAT))
         rotating.addFilter(_FILTER)
         logger.addHandler(rotating)
+
+
+def file_logging_active() -> bool:
+    """Whether the filebridge logger writes to a log file yet."""
+    return any(
+        isinstance(h, logging.FileHandler)
+        for h in logging.getLogger("filebridge").handlers
+    )
 
 
 def close_logging() -> None:

@@ -29,6 +29,11 @@ SHELL = FOUNDATION | {
     "checks",
     "scaffold",
     "schedule",
+    "progress",
+    "run_record",
+    "alerts",
+    "health",
+    "order_story",
 }
 PARTS = {
     "selldone",

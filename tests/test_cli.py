@@ -138,7 +138,8 @@ def test_second_run_exits_6_and_touches_nothing(site: Path, sandbox) -> None:
     assert f"Another filebridge run (pid {os.getpid()}, since " in blocked.stderr
     assert list((site.parent / "outbox").iterdir()) == []
     after = {p.name for p in state.iterdir()}
-    assert after - before <= {"filebridge.lock", "filebridge.pid"}
+    # The log file says why it did nothing (issue 12: the log is the record).
+    assert after - before <= {"filebridge.lock", "filebridge.pid", "filebridge.log"}
     assert "filebridge.sqlite3" not in after
 
 

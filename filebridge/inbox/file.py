@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,7 +38,7 @@ from filebridge.inbox.validation import (
 from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
 from filebridge.presets import INBOUND, read_mapping_text
-from filebridge.replay import Hold, OrderBook, RowWork, replay_rows
+from filebridge.replay import Hold, OrderBook, RowOutcome, RowWork, replay_rows
 from filebridge.selldone import SelldoneClient
 from filebridge.tables import RawRow, Table, TableFormat, read_table
 
@@ -94,8 +94,10 @@ class FileProcessor:
         *,
         now: datetime,
         stop: threading.Event | None,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.progress = progress
         self.client = client
         self.journal = journal
         self.now = now
@@ -187,6 +189,7 @@ class FileProcessor:
             prior_calls={n: r.calls for n, r in rows.items()},
             stop=self.stop,
             held=self.held,
+            on_row=self._row_counter(record.original_name, len(rows), len(todo)),
         )
         report.calls = replayed.calls
         report.held = replayed.held_rows
@@ -219,6 +222,23 @@ class FileProcessor:
         self._finish(record, report, table, checked)
         return None
 
+    def _row_counter(
+        self, name: str, total: int, todo: int
+    ) -> Callable[[RowOutcome], None] | None:
+        """Tells `progress` how far replay is through the file's rows."""
+        progress = self.progress
+        if progress is None:
+            return None
+        done = total - todo
+        progress(f"inbox: {name}: {done} of {total} rows done")
+
+        def count(outcome: RowOutcome) -> None:
+            nonlocal done
+            done += 1
+            progress(f"inbox: {name}: {done} of {total} rows done")
+
+        return count
+
     def _record_rows(
         self, record: ledger.FileRecord, checked: ValidationResult
     ) -> None:
@@ -228,7 +248,12 @@ class FileProcessor:
             (row.row, row.order_id, "pending", "") for row in checked.valid
         ]
         entries += [
-            (raw.row, None, "rejected", "; ".join(i.describe() for i in issues))
+            (
+                raw.row,
+                checked.rejected_orders.get(raw.row),
+                "rejected",
+                "; ".join(i.describe() for i in issues),
+            )
             for raw, issues in checked.rejected
         ]
         with self.journal.atomic():
@@ -244,6 +269,7 @@ class FileProcessor:
         rows = ledger.row_records(self.journal, record.id)
         _count(report, rows)
         rejected = _rejected_rows(table, checked, rows)
+        _log_rejected(record.original_name, rejected, rows)
         if rejected:
             report.failed_path = write_failed_rows(
                 self.settings.folders.failed,
@@ -321,6 +347,26 @@ class FileProcessor:
         report.message = explanation
         report.archive_path = target
         log.warning("%s moved to failed/: %s", record.original_name, explanation)
+
+
+def _log_rejected(
+    name: str,
+    rejected: list[tuple[RawRow, list[RowIssue]]],
+    rows: Mapping[int, ledger.RowRecord],
+) -> None:
+    """Every rejected row into the log file: file, row, order, column, reason."""
+    for raw, issues in rejected:
+        known = rows.get(raw.row)
+        order = known.order_id if known is not None else None
+        for issue in issues:
+            log.info(
+                "rejected %s row %d, order %s, column %s: %s",
+                name,
+                raw.row,
+                order if order is not None else "?",
+                repr(issue.column) if issue.column else "-",
+                issue.message + (f" (value {issue.value!r})" if issue.value else ""),
+            )
 
 
 def explain(exc: InboxFileError) -> str:

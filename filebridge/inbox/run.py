@@ -102,15 +102,19 @@ def run_inbox(
     clock: Callable[[], float] = time.time,
     stop: threading.Event | None = None,
     memory: ScanMemory | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> InboxResult:
     """Drain the inbox once: resume open claims, then take every complete file.
 
     `now` dates the archive folder and report names; `clock` (epoch seconds) is
     compared with file mtimes. `stop` ends the pass after the current API step (the
     file stays claimed and resumes next time). Raises `AuthError` at once (nothing is
-    lost), `StorageError` if the inbox folder is unreachable.
+    lost), `StorageError` if the inbox folder is unreachable. `progress` receives the
+    state of long work (`inbox: a.csv: row 1200 of 20000`).
     """
-    files = FileProcessor(settings, client, journal, now=now, stop=stop)
+    files = FileProcessor(
+        settings, client, journal, now=now, stop=stop, progress=progress
+    )
     result = InboxResult(dry_run=dry_run, held=files.held)
     memory = memory or ScanMemory()
     folders = settings.folders

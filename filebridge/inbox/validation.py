@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
 from itertools import compress, repeat
@@ -98,12 +98,15 @@ class ValidationResult:
     """Valid rows in file order, every rejected row with all its issues, file problems.
 
     When `file_issues` is not empty the file cannot be used at all and `valid` and
-    `rejected` are both empty.
+    `rejected` are both empty. `rejected_orders` gives the order id of each rejected
+    row whose id itself was fine (row number → id), so the journal can tell an order's
+    story even for rows it never sent.
     """
 
     valid: list[InboxRow]
     rejected: list[tuple[RawRow, list[RowIssue]]]
     file_issues: list[str]
+    rejected_orders: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -515,4 +518,11 @@ def _validate_rows(
     # Python-level __new__, ~2.5× slower per row (bench_inbox_read.py).
     valid = list(map(tuple.__new__, repeat(InboxRow), values))
     rejected = [(table.raw_row(index), issues[index]) for index in sorted(issues)]
-    return ValidationResult(valid=valid, rejected=rejected, file_issues=[])
+    named = {
+        table.numbers[index]: order_id
+        for index in issues
+        if (order_id := order_ids[index]) is not None
+    }
+    return ValidationResult(
+        valid=valid, rejected=rejected, file_issues=[], rejected_orders=named
+    )

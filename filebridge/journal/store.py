@@ -179,12 +179,49 @@ def _m0005_replay_holds(db: sqlite3.Connection) -> None:
     )
 
 
+def _m0006_runs_and_alerts(db: sqlite3.Connection) -> None:
+    _run_ddl(
+        db,
+        """
+        -- One command run (run, export, inbox, a watcher's export tick), for `status`.
+        -- A half's outcome: 'ok', 'failed', or NULL when that half did not run.
+        CREATE TABLE runs (
+            id             INTEGER PRIMARY KEY,
+            command        TEXT NOT NULL,
+            started_at     TEXT NOT NULL,
+            finished_at    TEXT NOT NULL,
+            exit_code      INTEGER NOT NULL,
+            exit_name      TEXT NOT NULL,
+            export_outcome TEXT CHECK (export_outcome IN ('ok', 'failed')),
+            inbox_outcome  TEXT CHECK (inbox_outcome IN ('ok', 'failed')),
+            summary        TEXT NOT NULL DEFAULT '',
+            error          TEXT,
+            rows_rejected  INTEGER NOT NULL DEFAULT 0,
+            files_failed   INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX runs_finished ON runs(finished_at);
+        -- One alert incident: opened once, closed once (then a recovery message).
+        CREATE TABLE incidents (
+            id          INTEGER PRIMARY KEY,
+            kind        TEXT NOT NULL,
+            opened_at   TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            closed_at   TEXT,
+            message     TEXT NOT NULL,
+            alerted     INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX incidents_open ON incidents(kind, closed_at);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_core", _m0001_core),
     ("0002_export", _m0002_export),
     ("0003_inbox", _m0003_inbox),
     ("0004_step_checks", _m0004_step_checks),
     ("0005_replay_holds", _m0005_replay_holds),
+    ("0006_runs_and_alerts", _m0006_runs_and_alerts),
 ]
 
 

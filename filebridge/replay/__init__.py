@@ -7,7 +7,7 @@ never the other way round.
 
 from filebridge.replay.fulfilment import ActionKind, apply, parse_state, plan_actions
 from filebridge.replay.order_book import OrderBook, OrderFacts
-from filebridge.replay.row import RowWork
+from filebridge.replay.row import RowOutcome, RowWork
 from filebridge.replay.rows import Hold, replay_rows
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "Hold",
     "OrderBook",
     "OrderFacts",
+    "RowOutcome",
     "RowWork",
     "apply",
     "parse_state",

@@ -27,6 +27,10 @@ Retry policy (one place: `send`, through `stamina`):
   retried but may come from a gateway after the shop applied the write: replay
   journals the step `sent`, `planned` again, or answered-but-unsure there, so a kill
   during a wait leaves a step that never left the machine `planned`, not in doubt.
+* Every retry is logged (which call, why, how long it waits) through this module's
+  logger, at INFO: into the log file, not onto the console. stamina's own hook (a
+  `stamina.retry_scheduled` warning on the console without the call) is replaced by
+  `note_retry`, which keeps the cause for the "retrying" line of the next attempt.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -46,6 +51,7 @@ from urllib.parse import urlencode
 
 import requests
 import stamina
+import stamina.instrumentation
 from pydantic import SecretStr
 
 from filebridge import __version__
@@ -73,6 +79,22 @@ CLOCK_SKEW_WARN_S = (
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 USER_AGENT = f"filebridge/{__version__}"
+
+# Why the request in flight is being retried (set by `note_retry`, read by `_attempt`).
+_RETRY_CAUSE: ContextVar[str] = ContextVar("filebridge_retry_cause", default="")
+
+
+def note_retry(details: stamina.instrumentation.RetryDetails) -> None:
+    """stamina's retry hook: keep the cause; `_attempt` logs it with the call and wait."""
+    cause = details.caused_by
+    _RETRY_CAUSE.set(
+        f"{type(cause).__name__}: {cause}"
+        if isinstance(cause, ApiUnavailableError)
+        else type(cause).__name__
+    )
+
+
+stamina.instrumentation.set_on_retry_hooks([note_retry])
 
 
 @dataclass(frozen=True)
@@ -177,6 +199,7 @@ class ApiTransport:
             url += "?" + urlencode(params, safe="[]")
         data = None if body is None else json.dumps(body, default=_json_default)
         attempts = 0
+        token = _RETRY_CAUSE.set("")
         try:
             for attempt in stamina.retry_context(
                 on=partial(self._is_retryable, method),
@@ -190,7 +213,7 @@ class ApiTransport:
                     attempts += 1
                     try:
                         response = self._attempt(
-                            method, url, path, data, _backoff(attempts), hook
+                            method, url, path, data, _backoff(attempts), hook, attempts
                         )
                         return classify_response(
                             response,
@@ -205,6 +228,8 @@ class ApiTransport:
                         raise
         except requests.RequestException as exc:
             raise unavailable_error(exc, method, path, attempts, self.timeout) from exc
+        finally:
+            _RETRY_CAUSE.reset(token)
         raise AssertionError("stamina ended without a result")  # pragma: no cover
 
     def _attempt(
@@ -215,14 +240,27 @@ class ApiTransport:
         data: str | None,
         backoff: float,
         hook: SendHook | None,
+        attempt: int = 1,
     ) -> requests.Response:
         """One HTTP exchange through the limiter; reports it to `on_call` and the log.
 
         `backoff` is waited first (in the limiter, so a stop ends it), then the budget
         and any Retry-After pause; `hook.sending()` runs after all of them.
         """
-        if backoff > 0:
-            log.info("retrying %s %s in %.1f s", method, path, backoff)
+        if attempt > 1:
+            paused = self.limiter.pause_remaining()
+            log.info(
+                "retrying %s %s (retry %d of %d) in %.1f s%s: %s",
+                method,
+                path,
+                attempt - 1,
+                max(self.max_attempts - 1, attempt - 1),
+                backoff,
+                f" (all calls paused {paused:.0f} s more for Retry-After)"
+                if paused > 0
+                else "",
+                _RETRY_CAUSE.get() or "a transient failure",
+            )
         self.limiter.acquire(
             not_before=time.monotonic() + backoff if backoff > 0 else None
         )
