@@ -162,7 +162,7 @@ def load_config(config_path: Path) -> Settings:
         log_file=settings.log_path if settings.folders.state.is_dir() else None,
         max_kb=settings.log.file_max_kb,
         backups=settings.log.file_backups,
-        secrets=[settings.selldone.token.get_secret_value()],
+        secrets=settings.secrets(),
     )
     record.attach(settings)
     return settings
@@ -233,23 +233,37 @@ def check(config_path: Path, create: bool) -> None:
 
 @cli.command("status")
 @config_option
-def status(config_path: Path) -> None:
-    """Show the last export, the cursor, inbox counts, the last error and API use."""
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Print only the verdict line and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN "
+    "(for Nagios, Icinga, Zabbix, PRTG).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the same data as JSON.")
+def status(config_path: Path, check: bool, as_json: bool) -> None:
+    """Show health (OK/WARNING/CRITICAL and why), last runs, pending work and API use."""
     from datetime import UTC, datetime
 
     from filebridge.config import load_settings
-    from filebridge.journal import Journal
-    from filebridge.status import read_status
+    from filebridge.status import read_full_status
 
-    settings = load_settings(config_path)
-    with Journal.open(settings.journal_path) as journal:
-        report = read_status(
-            journal,
-            now=datetime.now(UTC),
-            write_settle=settings.selldone.write_settle_seconds,
-        )
-    for line in report.lines():
-        click.echo(line)
+    try:
+        settings = load_settings(config_path)
+        full = read_full_status(settings, now=datetime.now(UTC))
+    except FilebridgeError as exc:
+        if not check:
+            raise
+        click.echo(f"UNKNOWN: {exc}".splitlines()[0])
+        sys.exit(3)
+    if as_json:
+        click.echo(full.as_json())
+    elif check:
+        click.echo(full.verdict.line())
+    else:
+        for line in full.lines():
+            click.echo(line)
+    if check:
+        sys.exit(full.verdict.exit_code)
 
 
 @cli.command("schedule")

@@ -131,6 +131,40 @@ class DashboardSettings(_Section):
     host: str = "127.0.0.1"
 
 
+class HealthSettings(_Section):
+    """`[health]`: when `status` (and the alerts) call filebridge unhealthy."""
+
+    stale_after_intervals: float = Field(default=3.0, gt=0)
+    """No successful run for this many export intervals is CRITICAL."""
+    held_minutes: float = Field(default=30.0, ge=0)
+    """An order held behind a doubtful step for longer is a WARNING."""
+    pending_file_minutes: float = Field(default=60.0, ge=0)
+    """An inbox file claimed but unfinished for longer is a WARNING."""
+    recent_hours: float = Field(default=24.0, gt=0)
+    """Rejected rows and failed files this recent are a WARNING."""
+    budget_warning_percent: float = Field(default=90.0, gt=0, le=100)
+    """API calls in the last hour above this share of the hour's budget: a WARNING."""
+
+
+class AlertSettings(_Section):
+    """`[alerts]`: where alerts go (apprise URLs) and which events send one."""
+
+    urls: tuple[str, ...] = ()
+    auth_failure: bool = True
+    api_unreachable: bool = True
+    api_unreachable_minutes: float = Field(default=30.0, ge=0)
+    rejected_rows: bool = True
+    failed_files: bool = True
+    held_orders: bool = True
+    held_orders_minutes: float = Field(default=60.0, ge=0)
+    journal_problems: bool = True
+    no_success: bool = True
+    no_success_minutes: float = Field(default=60.0, ge=0)
+    quiet_minutes: float = Field(default=60.0, ge=0)
+    """After an alert, another incident of the same kind within this time is not sent."""
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
 class Settings(_Section):
     """The whole configuration; `source` is the file it came from (None when built in code)."""
 
@@ -141,6 +175,8 @@ class Settings(_Section):
     limits: LimitSettings = LimitSettings()
     log: LogSettings = LogSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    health: HealthSettings = HealthSettings()
+    alerts: AlertSettings = AlertSettings()
     source: Path | None = None
 
     @property
@@ -161,7 +197,22 @@ class Settings(_Section):
         data["selldone"]["token"] = (
             "***" if self.selldone.token.get_secret_value() else ""
         )
+        data["alerts"]["urls"] = [_url_scheme(u) + "://***" for u in self.alerts.urls]
         return data
+
+    def secrets(self) -> list[str]:
+        """Everything the logs must never show: the token, and alert URLs' passwords."""
+        found = [self.selldone.token.get_secret_value()]
+        for url in self.alerts.urls:
+            found.append(url)
+            password = urlsplit(url).password
+            if password:
+                found.append(password)
+        return [s for s in found if s]
+
+
+def _url_scheme(url: str) -> str:
+    return urlsplit(url).scheme or "?"
 
 
 def _did_you_mean(loc: tuple[Any, ...]) -> str:

@@ -1,10 +1,21 @@
-"""`filebridge status`: what happened lately, read from the journal (no API calls)."""
+"""`filebridge status`: what happened lately and whether that is healthy (no API calls).
+
+Two halves: `read_status` sums up the journal (last export, cursor, counts), and
+`health` gives the facts a monitor needs (last run and last success per half, the last
+error and whether it is past, pending/held/failed work, ignored inbox files, API
+budget, journal health) with a verdict. `render` prints both for a person, `as_json`
+for scripts; `status --check` exits with the verdict's monitoring-plugin code.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from filebridge.config import Settings
+from filebridge.health import HealthFacts, RunFacts, Verdict, gather_facts, judge
 from filebridge.journal import CURSOR_KEY, Journal
 from filebridge.journal import inbox as ledger
 
@@ -162,3 +173,109 @@ def read_status(
         held=tuple(ledger.held_orders(journal)),
         write_settle=write_settle,
     )
+
+
+@dataclass(frozen=True)
+class FullStatus:
+    """The journal summary (None without a journal), the health facts and the verdict."""
+
+    report: StatusReport | None
+    facts: HealthFacts
+    verdict: Verdict
+
+    def lines(self) -> list[str]:
+        return render(self)
+
+    def as_json(self) -> str:
+        data: dict[str, Any] = {
+            "verdict": asdict(self.verdict) | {"exit_code": self.verdict.exit_code},
+            "health": self.facts.as_dict(),
+            "journal": None if self.report is None else asdict(self.report),
+        }
+        return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def read_full_status(settings: Settings, *, now: datetime) -> FullStatus:
+    """Everything `status` shows; never creates a journal that is not there yet."""
+    if not settings.journal_path.exists():
+        facts = gather_facts(settings, None, now)
+        return FullStatus(None, facts, judge(facts, settings.health))
+    with Journal.open(settings.journal_path) as journal:
+        report = read_status(
+            journal, now=now, write_settle=settings.selldone.write_settle_seconds
+        )
+        facts = gather_facts(settings, journal, now)
+    return FullStatus(report, facts, judge(facts, settings.health))
+
+
+def _when(text: str | None) -> str:
+    """An ISO moment from the journal as a person reads it (UTC, to the second)."""
+    return "?" if not text else text[:19].replace("T", " ") + " UTC"
+
+
+def _run_text(run: RunFacts | None) -> str:
+    if run is None:
+        return "never"
+    return (
+        f"{_when(run.finished_at)} ({run.command}, exit {run.exit_code}: "
+        f"{run.exit_name})"
+    )
+
+
+def render(status: FullStatus) -> list[str]:
+    """The lines a person reads: the verdict first, then the facts behind it."""
+    facts = status.facts
+    lines = [f"health:             {status.verdict.line()}"]
+    lines.append(f"last run:           {_run_text(facts.last_run)}")
+    lines.append(f"last successful run: {_run_text(facts.last_success)}")
+    for half in ("export", "inbox"):
+        if facts.last_run_by_half.get(half) is None:
+            continue
+        lines.append(
+            f"  {half}: last run {_run_text(facts.last_run_by_half[half])}; "
+            f"last success {_run_text(facts.last_success_by_half.get(half))}"
+        )
+    if status.report is not None:
+        # The summary's lines, its own `last error` line replaced by the one below;
+        # its `held orders:` lines (with until when) stand for the held orders.
+        report, summary = status.report.lines(), status.report._lines()
+        lines += summary[:-1] + report[len(summary) :]
+    lines.append(
+        f"inbox work: {facts.files_pending} files unfinished ({facts.rows_pending} "
+        f"rows pending); in the last {facts.recent_hours:g} h "
+        f"{facts.files_failed_recent} files failed, {facts.rows_rejected_recent} rows "
+        "rejected"
+    )
+    for ignored in facts.ignored_files:
+        lines.append(
+            f"  ignored in the inbox (scan of {_when(facts.inbox_scanned_at)}): "
+            f"{ignored.name}: {ignored.why}"
+        )
+    if status.report is None:
+        lines.append(f"held orders:        {len(facts.held_orders) or 'none'}")
+    lines.append(
+        f"doubtful steps:     {facts.doubtful_steps} (sent, no answer recorded yet)"
+    )
+    if facts.api_budget_per_hour:
+        share = 100 * facts.api_calls_last_hour / facts.api_budget_per_hour
+        lines.append(
+            f"API budget, last hour: {facts.api_calls_last_hour} of "
+            f"{facts.api_budget_per_hour} calls ({share:.0f} %)"
+        )
+    lines.append(f"journal:            {facts.journal}")
+    lines.append("last error:         " + _error_text(facts))
+    return lines
+
+
+def _error_text(facts: HealthFacts) -> str:
+    error = facts.last_error
+    if error is None:
+        return "none"
+    text = (
+        f"{error.finished_at} {error.error or error.exit_name} (exit {error.exit_code})"
+    )
+    if facts.last_error_is_past:
+        success = facts.last_success
+        when = f" at {success.finished_at}" if success is not None else ""
+        return f"{text} — past: a later run succeeded{when}"
+    return f"{text} — still current: no run has succeeded since"

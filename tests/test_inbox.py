@@ -256,7 +256,7 @@ def test_run_inbox_archive_never_overwrites(sandbox, settings, client, journal):
 def test_run_inbox_ignores_lock_temp_hidden_and_unsupported(
     sandbox, settings, client, journal, caplog
 ):
-    """Lock, temp, hidden, extension-less, .xls files, folders and symlinks stay untouched."""
+    """Lock, temp, hidden, extension-less, foreign (.pdf) files, folders and symlinks stay."""
     inbox = settings.folders.inbox
     names = [
         "~$status.xlsx",
@@ -264,7 +264,7 @@ def test_run_inbox_ignores_lock_temp_hidden_and_unsupported(
         "upload.csv.tmp",
         "x.part",
         "A1B2C3D4",
-        "old.xls",
+        "invoice.pdf",
     ]
     for name in names:
         (inbox / name).write_bytes(b"order_id,state\n1,SentOrder\n")
@@ -284,10 +284,42 @@ def test_run_inbox_ignores_lock_temp_hidden_and_unsupported(
         [*names, "sub.csv", "link.csv", PROCESSING_DIR]
     )
     assert sandbox.calls() == []
-    warned = [r.getMessage() for r in caplog.records if "old.xls" in r.getMessage()]
+    warned = [r.getMessage() for r in caplog.records if "invoice.pdf" in r.getMessage()]
     assert warned == [
-        "ignoring old.xls in the inbox: unsupported file type .xls (filebridge reads .csv, .txt, .xlsx)"
+        "ignoring invoice.pdf in the inbox: unsupported file type .pdf (filebridge reads .csv, .txt, .xlsx)"
     ]
+    _, ignored = ledger.ignored_files(journal)  # what `status` shows
+    assert sorted(name for name, _ in ignored) == ["invoice.pdf", "link.csv", "sub.csv"]
+
+
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [
+        ("old.xls", "an old Excel 97-2003 workbook (.xls)"),
+        ("macros.xlsm", "a macro-enabled workbook (.xlsm)"),
+        ("calc.ods", "an OpenDocument spreadsheet (.ods)"),
+        ("mac.numbers", "an Apple Numbers file"),
+    ],
+)
+def test_spreadsheets_filebridge_cannot_read_go_to_failed_with_how_to_save_them(
+    sandbox, settings, client, journal, name, what
+):
+    """An .xls (.xlsm, .ods, .numbers) never lies in the inbox forever: failed/ + why."""
+    inbox = settings.folders.inbox
+    (inbox / name).write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 anything")
+    aged(inbox / name, 120)
+    result = run(settings, client, journal)
+    assert [(f.name, f.outcome) for f in result.files] == [(name, "failed")]
+    assert not (inbox / name).exists()
+    failed = settings.folders.failed
+    assert (failed / name).exists()
+    explanation = (failed / f"{name}.error.txt").read_bytes().decode("utf-8-sig")
+    assert explanation == (
+        f"filebridge could not read {name}:\r\n\r\n{name}: this is {what}\r\n"
+        "open it in Excel and save it as Excel Workbook (.xlsx) or CSV UTF-8\r\n\r\n"
+        "Fix the file and drop it into the inbox folder again.\r\n"
+    )
+    assert sandbox.calls() == []
 
 
 def test_run_inbox_young_file_waits_old_file_taken(tmp_path, sandbox):

@@ -157,7 +157,10 @@ class FileProcessor:
         try:
             table = self.read(claimed)
         except InboxFileError as exc:
-            self._unreadable(record, report, explain(exc))
+            # The reader names the claimed file (`000012-orders.xls`); a person knows
+            # only the name they dropped.
+            text = explain(exc).replace(claimed.name, record.original_name)
+            self._unreadable(record, report, text)
             return None
         except OSError as exc:
             # Locked by another program or the share hiccuped: later, never "failed".

@@ -58,6 +58,8 @@ class Readiness:
     ready: list[str]
     waiting: list[str]
     next_check_in: float | None
+    ignored: tuple[tuple[str, str], ...] = ()
+    """(name, why) of the files filebridge will never read, for `status`."""
 
 
 def is_stable(

@@ -138,7 +138,7 @@ def run_inbox(
             memory.swept_claims.add(open_claim.id)
         if not _resume(files, open_claim, result):
             return result
-    for name in _scan(settings, result, memory, clock):
+    for name in _scan(settings, result, memory, clock, journal):
         if stop is not None and stop.is_set():
             result.stopped = True
             break
@@ -155,9 +155,15 @@ def _scan(
     result: InboxResult,
     memory: ScanMemory,
     clock: Callable[[], float],
+    journal: Journal | None = None,
 ) -> list[str]:
-    """The complete files in arrival order; the others go to `result.waiting`."""
+    """The complete files in arrival order; the others go to `result.waiting`.
+
+    With a `journal` (not in a dry run), what the scan left alone is remembered there.
+    """
     found = scan_inbox(settings.folders.inbox, settings.inbox, memory, clock)
+    if journal is not None:
+        ledger.remember_ignored(journal, found.ignored)
     result.waiting.extend(found.waiting)
     if found.next_check_in is not None:
         result.next_check_in = found.next_check_in

@@ -30,6 +30,7 @@ __all__ = [
     "finish_file",
     "forget_planned_steps",
     "held_orders",
+    "ignored_files",
     "known_order",
     "mark_checked",
     "mark_step",
@@ -37,6 +38,7 @@ __all__ = [
     "open_claims",
     "plan_step",
     "record_rows",
+    "remember_ignored",
     "remember_order",
     "restamp_future_sends",
     "row_records",
@@ -545,3 +547,23 @@ def _json_number(value: object) -> object:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# --- what the last scan left alone ----------------------------------------------------
+
+IGNORED_KEY = "inbox.ignored"
+
+
+def remember_ignored(journal: Journal, files: Iterable[tuple[str, str]]) -> None:
+    """The files of the inbox that the last scan will never read, with why (`status`)."""
+    data = {"at": utc_now_iso(), "files": [list(f) for f in files]}
+    journal.set_meta(IGNORED_KEY, json.dumps(data))
+
+
+def ignored_files(journal: Journal) -> tuple[str | None, list[tuple[str, str]]]:
+    """(when the inbox was last scanned, [(name, why)]) as `remember_ignored` kept it."""
+    text = journal.get_meta(IGNORED_KEY)
+    if text is None:
+        return None, []
+    data = json.loads(text)
+    return data.get("at"), [(str(n), str(w)) for n, w in data.get("files", [])]

@@ -19,6 +19,7 @@ __all__ = [
     "RunRow",
     "close_incident",
     "last_alert_at",
+    "last_failure",
     "last_run",
     "last_success",
     "open_incident",
@@ -140,6 +141,15 @@ def last_success(journal: Journal, half: str | None = None) -> RunRow | None:
         where = f"{_half_column(half)} = 'ok'"
     row = journal.query_one(
         f"SELECT * FROM runs WHERE {where} ORDER BY id DESC LIMIT 1"
+    )
+    return None if row is None else _run(row)
+
+
+def last_failure(journal: Journal) -> RunRow | None:
+    """The newest run that ended in an error (not: rejected rows, overlap, Ctrl-C)."""
+    row = journal.query_one(
+        "SELECT * FROM runs WHERE exit_code NOT IN (0, 1, 6, 130) "
+        "ORDER BY id DESC LIMIT 1"
     )
     return None if row is None else _run(row)
 

@@ -357,6 +357,11 @@ class Journal:
     def applied_migrations(self) -> list[str]:
         return [r[0] for r in self.query("SELECT name FROM _migrations ORDER BY name")]
 
+    def unknown_migrations(self) -> list[str]:
+        """Migrations this journal has that this filebridge does not know (newer)."""
+        known = {name for name, _ in MIGRATIONS}
+        return sorted(set(self.applied_migrations()) - known)
+
     # -- transactions -------------------------------------------------------------------
 
     @contextmanager

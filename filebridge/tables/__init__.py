@@ -16,12 +16,17 @@ from filebridge.tables.cells import (
     parse_tracking_urls,
 )
 from filebridge.tables.excel_safety import DANGEROUS_LEADING, ESCAPE, escape_csv_text
-from filebridge.tables.readers import SUPPORTED_SUFFIXES, read_table
+from filebridge.tables.readers import (
+    REFUSED_SUFFIXES,
+    SUPPORTED_SUFFIXES,
+    read_table,
+)
 from filebridge.tables.table_model import RawRow, Table, TableFormat, building_rows
 
 __all__ = [
     "DANGEROUS_LEADING",
     "ESCAPE",
+    "REFUSED_SUFFIXES",
     "SUPPORTED_SUFFIXES",
     "CellProblem",
     "ParsedColumn",

@@ -62,6 +62,7 @@ __all__ = [
     "MAX_COLUMNS",
     "MAX_LINE_CHARS",
     "MAX_ROWS",
+    "REFUSED_SUFFIXES",
     "SUPPORTED_SUFFIXES",
     "read_table",
 ]
@@ -90,6 +91,10 @@ _OTHER_FORMATS: Final = {
     ".ods": "an OpenDocument spreadsheet (.ods)",
     ".numbers": "an Apple Numbers file",
 }
+
+REFUSED_SUFFIXES: Final = tuple(_OTHER_FORMATS)
+"""Spreadsheets filebridge cannot read: taken from the inbox into failed/, with how to
+save them as .xlsx or CSV (rather than left there forever)."""
 
 
 def _refuse(path: Path, problem: str, hint: str) -> InboxFileError:
