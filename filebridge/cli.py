@@ -637,6 +637,22 @@ def journal_list(config_path: Path) -> None:
         click.echo("No backups yet (they are written after every run).")
 
 
+@cli.group("alerts")
+def alerts_group() -> None:
+    """Alerts: one message per incident to the [alerts] urls (apprise format)."""
+
+
+@alerts_group.command("test")
+@config_option
+def alerts_test(config_path: Path) -> None:
+    """Send a test alert to every configured URL; exit 11 if one cannot be reached."""
+    from filebridge.alerts import send_test
+
+    settings = load_config(config_path)
+    for url in send_test(settings):
+        click.echo(f"sent: {url}")
+
+
 @cli.group("mapping")
 def mapping_group() -> None:
     """Check, preview, list or copy mappings (mappings/*.toml and the presets)."""

@@ -13,7 +13,8 @@ FilebridgeError                      exit  recovery
 ├── StorageError                       8   journal/outbox/inbox not writable, disk full, share gone
 ├── AlreadyRunningError                6   another run holds the lock: this run did nothing
 ├── JournalMissingError               10   journal missing/empty/unreadable after earlier runs → `filebridge journal restore`
-└── StopRequestedError               130   Ctrl-C/SIGTERM during a wait: no request was started
+├── StopRequestedError               130   Ctrl-C/SIGTERM during a wait: no request was started
+└── AlertError                        11   `filebridge alerts test` could not deliver to every URL
 ```
 
 Exit codes in parentheses are not raised out of a run: the use case catches them for one file
@@ -36,6 +37,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_REJECTED_ROWS",
     "EXIT_USAGE",
+    "AlertError",
     "AlreadyRunningError",
     "ApiError",
     "ApiRejectedError",
@@ -248,6 +250,14 @@ class StopRequestedError(FilebridgeError):
 
     exit_code = EXIT_INTERRUPTED
     summary = "stopped before the next request"
+
+
+class AlertError(FilebridgeError):
+    """An alert could not be delivered. Only `alerts test` raises it: during a run an
+    undeliverable alert is logged and never changes the run's outcome."""
+
+    exit_code = 11
+    summary = "alert not delivered"
 
 
 @dataclass(frozen=True)

@@ -385,11 +385,23 @@ class ExportTimer:
         self.monotonic = monotonic
         self.on_export = on_export
         self.next_due = monotonic()  # export at start, then every interval
+        self.inbox_outcome: str | None = None
+        """How the inbox passes since the last tick went (`note_pass`)."""
+
+    def note_pass(self, result: InboxResult) -> None:
+        """An inbox pass ended: 'failed' if Selldone gave out, else 'ok' (sticky fail)."""
+        if result.unavailable is not None:
+            self.inbox_outcome = "failed"
+        elif self.inbox_outcome is None:
+            self.inbox_outcome = "ok"
 
     def tick(self, client: SelldoneClient, journal: Journal) -> None:
         if self.monotonic() < self.next_due:
             return
         self.next_due = self.monotonic() + self.settings.export.interval_minutes * 60
+        started = utc_now_iso()
+        halves = {} if self.inbox_outcome is None else {"inbox": self.inbox_outcome}
+        self.inbox_outcome = None
         try:
             with recording_failures(journal):
                 result = run_export(
@@ -403,7 +415,23 @@ class ExportTimer:
             return
         except (ApiUnavailableError, StorageError) as exc:
             log.warning("export skipped, retrying at the next interval: %s", exc)
+            run_record.record_tick(
+                self.settings,
+                journal,
+                started_at=started,
+                halves=halves | {"export": "failed"},
+                summary="export skipped",
+                error=exc,
+            )
             return
+        run_record.record_tick(
+            self.settings,
+            journal,
+            started_at=started,
+            halves=halves | {"export": "ok"},
+            summary=export_summary(result),
+            error=None,
+        )
         if self.on_export is not None:
             self.on_export(result)
 
@@ -503,6 +531,11 @@ def run_watch(
         if requests is not None:
             requests.run_due(settings, opened["client"], opened["journal"])
 
+    def after_pass(result: InboxResult) -> None:
+        timer.note_pass(result)
+        if on_pass is not None:
+            on_pass(result)
+
     with single_instance(settings.lock_path):
         log.info(
             "watching %s (%s); exporting every %g min",
@@ -515,7 +548,7 @@ def run_watch(
             client_factory,
             journal_factory,
             stop=stop,
-            on_pass=on_pass,
+            on_pass=after_pass,
             on_tick=on_tick,
             wake=None if requests is None else requests.wake,
         )

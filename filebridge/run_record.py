@@ -19,6 +19,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filebridge import __version__
 from filebridge.config import Settings, fallback_state_folder
@@ -30,17 +31,21 @@ from filebridge.errors import (
 )
 from filebridge.log import file_logging_active, redact, setup_logging
 
+if TYPE_CHECKING:
+    from filebridge.journal import Journal
+
 __all__ = [
     "RECORDED_COMMANDS",
     "RunRecord",
     "begin",
     "current",
     "finish",
+    "record_tick",
 ]
 
 log = logging.getLogger("filebridge.run")
 
-RECORDED_COMMANDS = frozenset({"run", "export", "inbox"})
+RECORDED_COMMANDS = frozenset({"run", "export", "inbox", "watch"})
 QUIET = {"console": False}  # the console already shows these lines its own way
 
 
@@ -194,8 +199,46 @@ def _record_in_journal(
         log.warning("could not record this run in the journal: %s", redact(str(exc)))
 
 
-def _raise_alerts(settings: Settings, journal: object) -> None:
-    """Hook for the alerts (one per incident); filled in by `alerts`."""
+def record_tick(
+    settings: Settings,
+    journal: Journal,
+    *,
+    started_at: str,
+    halves: dict[str, str],
+    summary: str,
+    error: FilebridgeError | None,
+) -> None:
+    """A watcher's export tick as one run (with the inbox passes since the last one).
+
+    A watcher never ends while it works, so `status` and the alerts judge it by these.
+    """
+    from filebridge.journal import runs
+
+    code = error.exit_code if error is not None else 0
+    try:
+        runs.record_run(
+            journal,
+            command="watch",
+            started_at=started_at,
+            exit_code=code,
+            exit_name=exit_name(code),
+            export_outcome=halves.get("export"),
+            inbox_outcome=halves.get("inbox"),
+            summary=summary,
+            error=None if error is None else redact(f"{type(error).__name__}: {error}"),
+        )
+        _raise_alerts(settings, journal)
+    except FilebridgeError as exc:
+        log.warning("could not record the watcher's tick: %s", redact(str(exc)))
+
+
+def _raise_alerts(settings: Settings, journal: Journal) -> None:
+    """After a recorded run: one alert per new incident, one per recovery."""
+    if not settings.alerts.urls:
+        return  # the alerts module (and apprise) are imported only when needed
+    from filebridge.alerts import raise_alerts
+
+    raise_alerts(settings, journal)
 
 
 def _log_to_fallback(record: RunRecord) -> None:
