@@ -637,6 +637,49 @@ def journal_list(config_path: Path) -> None:
         click.echo("No backups yet (they are written after every run).")
 
 
+@cli.command("order")
+@click.argument("order_id", type=int)
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the story as JSON.")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Also read the order's state in the shop now (one API call; writes nothing).",
+)
+def order(order_id: int, config_path: Path, as_json: bool, refresh: bool) -> None:
+    """Show one order's whole story from the journal: exports, inbox rows, API steps."""
+    from filebridge.config import load_settings
+    from filebridge.errors import StorageError
+    from filebridge.journal import Journal
+    from filebridge.order_story import read_story
+
+    settings = load_settings(config_path)
+    if not settings.journal_path.exists():
+        raise StorageError(
+            f"There is no journal at {settings.journal_path} yet.",
+            hint="Run `filebridge run` first; the journal records every order.",
+        )
+    with Journal.open(settings.journal_path) as journal:
+        story = read_story(journal, order_id)
+    if refresh:
+        from filebridge.jobs import open_client
+
+        with open_client(settings) as client:
+            now = client.get_order(order_id)
+        story.shop_now = {
+            "delivery_state": now.delivery_state,
+            "status": now.status,
+            "tracking_code": now.delivery_info.tracking_code
+            if now.delivery_info
+            else None,
+        }
+    if as_json:
+        click.echo(story.as_json())
+    else:
+        for line in story.lines():
+            click.echo(line)
+
+
 @cli.group("alerts")
 def alerts_group() -> None:
     """Alerts: one message per incident to the [alerts] urls (apprise format)."""
