@@ -242,6 +242,16 @@ def _in_quiet_period(
     return now - moment < timedelta(minutes=rules.quiet_minutes)
 
 
+def _when(text: str) -> str:
+    """An ISO moment from the journal as a person reads it (UTC, to the minute)."""
+    return text[:16].replace("T", " ") + " UTC"
+
+
+def _sentence(text: str) -> str:
+    """`text` ending in exactly one full stop (API messages bring their own)."""
+    return text.rstrip(". ") + "."
+
+
 def _where(settings: Settings) -> tuple[str, str]:
     """(the shop, the machine) as the alert names them."""
     return f"shop {settings.selldone.shop_id}", platform.node() or "this machine"
@@ -251,7 +261,7 @@ def _opened(settings: Settings, condition: Condition) -> Alert:
     shop, machine = _where(settings)
     title = f"filebridge on {machine}: {TITLES[condition.kind]} ({shop})"
     body = (
-        f"What happened: {condition.what}.\n"
+        f"What happened: {_sentence(condition.what)}\n"
         f"What to do: {ADVICE[condition.kind]}\n\n"
         f"Shop: {settings.selldone.shop_id} · Machine: {machine} · "
         f"Config: {settings.source or '?'}\n"
@@ -265,8 +275,9 @@ def _recovered(settings: Settings, incident: runs.Incident) -> Alert:
     shop, machine = _where(settings)
     title = f"filebridge on {machine}: recovered: {TITLES[incident.kind]} ({shop})"
     body = (
-        f"Recovered: the problem that began at {incident.opened_at} is gone.\n"
-        f"It was: {incident.message}.\n\n"
+        f"Recovered: the problem that began at {_when(incident.opened_at)} is gone "
+        "(as of the last run).\n"
+        f"It was: {_sentence(incident.message)}\n\n"
         f"Shop: {settings.selldone.shop_id} · Machine: {machine}"
     )
     return Alert(incident.kind, redact(title), redact(body))

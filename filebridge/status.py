@@ -53,7 +53,7 @@ class StatusReport:
 
     def _lines(self) -> list[str]:
         return [
-            f"last export:        {self.last_export_at or 'never'}"
+            f"last export:        {_when(self.last_export_at) if self.last_export_at else 'never'}"
             + (f" → {self.last_export_file}" if self.last_export_file else ""),
             f"export cursor:      {_cursor_text(self.cursor)}",
             f"orders exported today (UTC): {self.orders_exported_today}",
@@ -272,10 +272,11 @@ def _error_text(facts: HealthFacts) -> str:
     if error is None:
         return "none"
     text = (
-        f"{error.finished_at} {error.error or error.exit_name} (exit {error.exit_code})"
+        f"{_when(error.finished_at)} {error.error or error.exit_name} "
+        f"(exit {error.exit_code})"
     )
     if facts.last_error_is_past:
         success = facts.last_success
-        when = f" at {success.finished_at}" if success is not None else ""
+        when = f" at {_when(success.finished_at)}" if success is not None else ""
         return f"{text} — past: a later run succeeded{when}"
     return f"{text} — still current: no run has succeeded since"
