@@ -35,6 +35,7 @@ from filebridge.journal import Journal, utc_now_iso
 from filebridge.locking import single_instance
 from filebridge.log import redact
 from filebridge.outbox import ExportResult, run_export
+from filebridge.progress import Progress
 from filebridge.selldone import CallRecord, RateLimiter, SelldoneClient
 from filebridge.watch import watch_inbox
 
@@ -380,8 +381,10 @@ class ExportTimer:
         *,
         monotonic: Callable[[], float],
         on_export: Callable[[ExportResult], None] | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.settings = settings
+        self.progress = progress
         self.monotonic = monotonic
         self.on_export = on_export
         self.next_due = monotonic()  # export at start, then every interval
@@ -409,11 +412,14 @@ class ExportTimer:
                     client=client,
                     journal=journal,
                     now=datetime.now(UTC),
+                    progress=None if self.progress is None else self.progress.exporting,
                 )
         except StopRequestedError:
             log.info("export stopped before its next request")
             return
         except (ApiUnavailableError, StorageError) as exc:
+            if self.progress is not None:
+                self.progress.idle()
             log.warning("export skipped, retrying at the next interval: %s", exc)
             run_record.record_tick(
                 self.settings,
@@ -432,6 +438,8 @@ class ExportTimer:
             summary=export_summary(result),
             error=None,
         )
+        if self.progress is not None:
+            self.progress.idle()
         if self.on_export is not None:
             self.on_export(result)
 
@@ -508,7 +516,10 @@ def run_watch(
     raises AuthError when the token is refused (nothing works until a person acts).
     """
     require_configured_folders(settings, watching=True)
-    timer = ExportTimer(settings, monotonic=monotonic, on_export=on_export)
+    progress = Progress()  # log lines only: a watcher's console shows summaries
+    timer = ExportTimer(
+        settings, monotonic=monotonic, on_export=on_export, progress=progress
+    )
     limiter = make_limiter(settings, stop)
     opened: dict[str, Any] = {}
 
@@ -536,7 +547,7 @@ def run_watch(
         if on_pass is not None:
             on_pass(result)
 
-    with single_instance(settings.lock_path):
+    with single_instance(settings.lock_path), progress:
         log.info(
             "watching %s (%s); exporting every %g min",
             settings.folders.inbox,
@@ -551,5 +562,6 @@ def run_watch(
             on_pass=after_pass,
             on_tick=on_tick,
             wake=None if requests is None else requests.wake,
+            progress=progress,
         )
         log.info("watcher stopped cleanly")

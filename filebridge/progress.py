@@ -59,6 +59,12 @@ class Progress:
             self._drawn_at = now
             self._draw(text)
 
+    def idle(self) -> None:
+        """The work is done for now: the ticker logs nothing until the next update."""
+        with self._lock:
+            self._text = None
+        self._started = self._clock()
+
     def exporting(self, orders: int) -> None:
         """The export's callback: orders written so far."""
         self.update(f"exporting… {orders} orders")

@@ -44,6 +44,7 @@ from filebridge.config import Settings
 from filebridge.errors import ApiError, AuthError, StorageError
 from filebridge.inbox import PROCESSING_DIR, InboxResult, ScanMemory, run_inbox
 from filebridge.journal import Journal
+from filebridge.progress import Progress
 from filebridge.selldone import SelldoneClient
 
 __all__ = ["DEBOUNCE_S", "InboxWatcher", "next_wait", "watch_inbox"]
@@ -108,11 +109,13 @@ class InboxWatcher:
         on_pass: Callable[[InboxResult], None] | None = None,
         on_tick: Callable[[], None] | None = None,
         wake: threading.Event | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.on_pass = on_pass
         self.on_tick = on_tick
+        self.progress = progress
         self.wake = wake or threading.Event()  # set by file events (or a request)
         self.memory = ScanMemory()
         self.observer: BaseObserver | None = None
@@ -222,6 +225,7 @@ class InboxWatcher:
                 clock=self.clock,
                 stop=stop,
                 memory=self.memory,
+                progress=None if self.progress is None else self.progress.update,
             )
         except StorageError as exc:
             log.warning("inbox pass skipped: %s", exc)
@@ -232,6 +236,9 @@ class InboxWatcher:
             # An answer of an unexpected shape: log it; the next pass tries again.
             log.error("inbox pass ended early: %s", exc)
             return None
+        finally:
+            if self.progress is not None:
+                self.progress.idle()  # no progress lines while the watcher waits
         if result.unavailable is not None:
             log.warning(
                 "Selldone is unavailable; pending rows resume in %g s: %s",
@@ -270,6 +277,7 @@ def watch_inbox(
     on_tick: Callable[[], None] | None = None,
     clock: Callable[[], float] = time.time,
     wake: threading.Event | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Watch the inbox until `stop` is set (the CLI sets it on Ctrl-C/SIGTERM).
 
@@ -280,7 +288,12 @@ def watch_inbox(
     Returns normally after a clean stop; raises `AuthError` when the token is refused.
     """
     watcher = InboxWatcher(
-        settings, clock=clock, on_pass=on_pass, on_tick=on_tick, wake=wake
+        settings,
+        clock=clock,
+        on_pass=on_pass,
+        on_tick=on_tick,
+        wake=wake,
+        progress=progress,
     )
     with journal_factory() as journal, client_factory(journal) as client:
         watcher.run(client, journal, stop=stop)

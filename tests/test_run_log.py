@@ -122,3 +122,19 @@ def test_progress_draws_a_live_line_only_on_a_terminal() -> None:
             progress.exporting(done)
     assert terminal.getvalue().startswith("\rexporting… 1 orders")
     assert terminal.getvalue().endswith("\rexporting… 3 orders\n")
+
+
+def test_progress_goes_quiet_when_the_work_is_done(caplog) -> None:
+    """A watcher idles between passes: no progress lines about finished work."""
+    caplog.set_level(logging.INFO, logger="filebridge.progress")
+    with Progress(stream=None, log_every=0.05) as progress:
+        progress.update("inbox: a.csv: 5 of 5 rows done")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not caplog.records:
+            time.sleep(0.02)
+        progress.idle()
+        time.sleep(0.06)  # let a tick already under way finish
+        seen = len(caplog.records)
+        time.sleep(0.3)  # six more ticks
+    assert seen >= 1
+    assert len(caplog.records) == seen
