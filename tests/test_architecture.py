@@ -58,7 +58,7 @@ PART_MAY_IMPORT: dict[str, set[str]] = {
     "demo": PARTS - {"demo", "dashboard"} | FOUNDATION | {"jobs"},
     "dashboard": {"journal", "tables", "outbox", "inbox"}
     | FOUNDATION
-    | {"status", "jobs"},
+    | {"status", "health", "jobs"},
 }
 # The dashboard sits on top: only the CLI starts it.
 DASHBOARD_IMPORTERS = {"cli"}

@@ -18,6 +18,7 @@ from typing import Any
 
 from filebridge.config import Settings
 from filebridge.errors import FilebridgeError
+from filebridge.health import gather_facts, judge
 from filebridge.inbox import PROCESSING_DIR
 from filebridge.journal import Journal
 from filebridge.log import RedactingFilter
@@ -147,14 +148,18 @@ class Health:
     failed_waiting: int
 
 
+_SEVERITY = {"OK": 0, "WARNING": 1, "UNKNOWN": 2, "CRITICAL": 3}
+
+
 def health(
     settings: Settings, journal: Journal, *, now: datetime, hours: int = 6
 ) -> Health:
     """The health page's data as of `now`.
 
-    The verdict is a small one of the dashboard's own until `status` has one: CRITICAL
-    when the last error is newer than the last export, WARNING when anything waits for
-    a person (unfinished batches, doubtful steps, held rows, files in `failed/`).
+    The verdict is `filebridge status`'s (health.judge, the same the alerts and
+    `status --check` use), made worse, never better, by what only the page sees: a last
+    error newer than the last export, unfinished batches, doubtful steps, held rows and
+    files in `failed/` not yet marked dealt with.
     """
     report = read_status(journal, now=now)
     steps = _doubtful_steps(journal)
@@ -181,10 +186,12 @@ def health(
         reasons.append(f"{len(held)} order(s) held by pending rows")
     if failed:
         reasons.append(f"{len(failed)} file(s) in failed/ to fix")
-    verdict = "CRITICAL" if critical else "WARNING" if reasons else "OK"
+    own = "CRITICAL" if critical else "WARNING" if reasons else "OK"
+    judged = judge(gather_facts(settings, journal, now), settings.health)
+    verdict = max(own, judged.level, key=_SEVERITY.__getitem__)
     return Health(
         verdict=verdict,
-        reasons=tuple(reasons),
+        reasons=tuple(dict.fromkeys([r.text for r in judged.reasons] + reasons)),
         status=report,
         status_lines=tuple(report.lines()),
         runs=tuple(_last_runs(journal)),
