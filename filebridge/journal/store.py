@@ -10,7 +10,6 @@ has shipped.
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,8 +22,6 @@ from filebridge.journal.backup import backup_journal, backups_folder, list_backu
 
 BUSY_TIMEOUT_S = 30.0
 INITIALISED_KEY = "journal.initialised_at"
-LOG_NAME = "filebridge.log"
-_PROCESS_STARTED = time.time()  # a log older than this process was written by another
 
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
 
@@ -244,18 +241,12 @@ def restore_hint(path: Path) -> str:
 def earlier_runs(path: Path, evidence: Iterable[Path] = ()) -> list[Path]:
     """What shows that filebridge ran on this state folder before (with a journal).
 
-    Its log written by an earlier process, its journal backups, and the
+    Its journal backups (every run that used the journal leaves `latest`) and the
     caller's `evidence` (files filebridge left in the archive or inbox/.processing).
+    Not the log: `init`, `check` and `status` write it before any journal exists, so
+    a fresh install would be refused; nor file times, which follow the local clock.
     """
-    state = path.parent
     found = [p for p in evidence if p.exists()]
-    log = state / LOG_NAME
-    if (
-        log.is_file()
-        and log.stat().st_size > 0
-        and log.stat().st_mtime < _PROCESS_STARTED
-    ):
-        found.append(log)
     found.extend(b.path for b in list_backups(path))
     return found
 

@@ -32,7 +32,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -44,7 +44,7 @@ from filebridge.journal import exports as ledger
 from filebridge.outbox.csv_stream import csv_cell_renderers
 from filebridge.outbox.mapping import MappingSpec, parse_mapping, render_filename
 from filebridge.outbox.order_rows import order_to_rows
-from filebridge.outbox.since import log_changed_since, remember_first_since
+from filebridge.outbox.since import iso_moment, log_changed_since, remember_first_since
 from filebridge.outbox.table_writer import TableWriter, remove_file
 from filebridge.outbox.writers import (
     is_temp_name,
@@ -181,22 +181,15 @@ def _shop_now(
 
 def _initial_since(since: str, now: datetime) -> int:
     """`export.since`: `now`, or an ISO date/datetime (naive means UTC)."""
-    text = since.strip()
-    if text.lower() == "now":
+    if since.strip().lower() == "now":
         return _epoch(now)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            moment = datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
-        except ValueError as exc:
-            raise ConfigError(
-                f"export.since: {since!r} is neither 'now' nor an ISO date.",
-                hint='Write e.g. since = "2026-01-31" or since = "now".',
-            ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return _epoch(moment)
+        return _epoch(iso_moment(since))
+    except ValueError as exc:
+        raise ConfigError(
+            f"export.since: {since!r} is neither 'now' nor an ISO date.",
+            hint='Write e.g. since = "2026-01-31" or since = "now".',
+        ) from exc
 
 
 def is_exportable(order: Order, statuses: Sequence[str]) -> bool:

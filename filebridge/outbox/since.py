@@ -25,22 +25,25 @@ SINCE_KEY = "export.since_first_run"  # the `export.since` the first export star
 NOTED_KEY = "export.since_noted"  # the changed value already logged about
 
 
-def parse_since(text: str) -> int:
-    """`--since DATE`: an ISO date or date-time (naive means UTC) → Unix seconds."""
+def iso_moment(text: str) -> datetime:
+    """An ISO date or date-time (naive means UTC); ValueError when it is neither."""
     value = text.strip()
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        try:
-            moment = datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
-        except ValueError as exc:
-            raise ConfigError(
-                f"--since {text!r} is not a date.",
-                hint="Write a date such as --since 2026-01-31 (or 2026-01-31T08:00).",
-            ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
+        moment = datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def parse_since(text: str) -> int:
+    """`--since DATE`: an ISO date or date-time (naive means UTC) → Unix seconds."""
+    try:
+        return int(iso_moment(text).timestamp())
+    except ValueError as exc:
+        raise ConfigError(
+            f"--since {text!r} is not a date.",
+            hint="Write a date such as --since 2026-01-31 (or 2026-01-31T08:00).",
+        ) from exc
 
 
 def remember_first_since(journal: Journal, since: str) -> None:
