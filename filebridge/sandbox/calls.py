@@ -10,7 +10,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Call:
-    """One API request as received; `status` 0 means the connection was dropped."""
+    """One API request as received; `status` 0 means the connection was dropped.
+
+    `at` is when it arrived, `answered` when its answer left (after any latency or
+    delay): together the span the request was in flight (time.time() seconds).
+    """
 
     method: str
     path: str
@@ -18,6 +22,7 @@ class Call:
     status: int
     body: object | None
     at: float
+    answered: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -27,6 +32,7 @@ class Call:
             "status": self.status,
             "body": self.body,
             "at": self.at,
+            "answered": self.answered,
         }
 
 

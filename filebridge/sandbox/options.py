@@ -21,12 +21,15 @@ class Options:
     updated_at_inclusive: the `updated_at` list filter keeps orders updated at or
         after the timestamp (`>=`); False makes it strictly after (`>`).
     scopes: what the token may do: {"read", "write"}, or {"read"} for a read-only token.
+    latency_seconds: every request is answered this much later (a slow shop or a long
+        way over the internet); the request counts against the rate limit on arrival.
     """
 
     skip_policy: SkipPolicy = "error"
     app_error_status: int = 200
     updated_at_inclusive: bool = True
     scopes: Set[str] = field(default_factory=lambda: frozenset(SCOPES))
+    latency_seconds: float = 0.0
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "skip_policy" and value not in SKIP_POLICIES:
@@ -39,6 +42,12 @@ class Options:
             or not 100 <= value <= 599
         ):
             raise ValueError(f"app_error_status must be an HTTP status, not {value!r}")
+        if name == "latency_seconds" and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value <= 60
+        ):
+            raise ValueError(f"latency_seconds must be 0..60 seconds, not {value!r}")
         if name == "scopes":
             value = frozenset(value)
             if not value <= set(SCOPES):

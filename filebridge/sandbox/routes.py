@@ -117,19 +117,27 @@ ROUTES = (
 def answer(backend: Backend, request: Request) -> Reply:
     """The full answer to one API request, in Laravel's middleware order.
 
-    Armed faults first (they play a failing proxy), then 404/405 routing, 401 token,
+    `Options.latency_seconds` is spent half before and half after. Armed faults
+    first (they play a failing proxy), then 404/405 routing, 401 token,
     429 rate limit (refused requests are not counted), 403 shop and scope, then the
     route: 422 validation, 404 basket, app errors, or 200.
     """
-    delay = backend.faults.take_delay(request.method, request.target)
-    if delay:
-        time.sleep(delay)
-    failure = backend.faults.take_failure(request.method, request.target)
-    if failure is not None:
-        if failure.process_first:
-            _answer_api(backend, request)
-        return failure
-    return _answer_api(backend, request)
+    latency = backend.options.latency_seconds / 2  # half on the way in, half out
+    if latency:
+        time.sleep(latency)
+    try:
+        delay = backend.faults.take_delay(request.method, request.target)
+        if delay:
+            time.sleep(delay)
+        failure = backend.faults.take_failure(request.method, request.target)
+        if failure is not None:
+            if failure.process_first:
+                _answer_api(backend, request)
+            return failure
+        return _answer_api(backend, request)
+    finally:
+        if latency:
+            time.sleep(latency)
 
 
 def _answer_api(backend: Backend, request: Request) -> Reply:

@@ -41,7 +41,7 @@ def seed_orders(count: int, seed: int, shop_id: int) -> list[JsonObject]:
     """
     rng = random.Random(seed)
     factory = OrderFactory(rng, shop_id)
-    ids = [FIRST_ORDER_ID]
+    ids = [FIRST_ORDER_ID][:count]  # `orders=0`: an empty shop
     while len(ids) < count:
         ids.append(
             ids[-1] + rng.choice((1, 1, 1, 2, 3))

@@ -8,6 +8,7 @@ import json
 import socket
 import socketserver
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -98,7 +99,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         reply = answer(backend, request)
         # Logged before answering, so a client that has its response sees its call.
-        backend.log.finish(seq, Call(method, parts.path, query, reply.status, body, at))
+        backend.log.finish(
+            seq, Call(method, parts.path, query, reply.status, body, at, time.time())
+        )
         if reply.drop:
             self.close_connection = True
             return
