@@ -10,6 +10,7 @@ has shipped.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -262,6 +263,11 @@ class Journal:
         self._db = connection
         self.path = path
         self._depth = 0
+        # One connection, many threads (replay sends several orders at once): a
+        # transaction holds the lock from BEGIN to COMMIT, so another thread's write
+        # can never land inside it; plain reads and writes take it too. Transactions
+        # are short (no HTTP inside one), so this serialises without stalling.
+        self._lock = threading.RLock()
 
     @classmethod
     def open(
@@ -343,7 +349,8 @@ class Journal:
         """The rolling after-run backup (`journal_backup.rolling_backup`)."""
         from filebridge.journal.backup import rolling_backup
 
-        return rolling_backup(self._db, self.path)
+        with self._lock:
+            return rolling_backup(self._db, self.path)
 
     def applied_migrations(self) -> list[str]:
         return [r[0] for r in self.query("SELECT name FROM _migrations ORDER BY name")]
@@ -358,6 +365,11 @@ class Journal:
     @contextmanager
     def atomic(self) -> Iterator[Journal]:
         """One transaction (BEGIN IMMEDIATE); nested blocks become savepoints."""
+        with self._lock, self._transaction() as journal:
+            yield journal
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Journal]:
         savepoint = f"sp{self._depth}"
         with self._translated("transaction"):
             if self._depth == 0:
@@ -396,11 +408,15 @@ class Journal:
     # -- plain access -------------------------------------------------------------------
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        with self._translated("a write"):
+        with self._lock, self._translated("a write"):
             return self._db.execute(sql, params)
 
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+        with self._lock, self._translated("a write"):
+            return self._db.executemany(sql, params)
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._translated("a read"):
+        with self._lock, self._translated("a read"):
             return list(self._db.execute(sql, params))
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
@@ -436,7 +452,8 @@ class Journal:
     # -- lifecycle ----------------------------------------------------------------------
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def __enter__(self) -> Journal:
         return self

@@ -71,10 +71,14 @@ class SelldoneClient:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         retry_timeout: float = DEFAULT_RETRY_TIMEOUT_S,
         on_call: Callable[[CallRecord], None] | None = None,
+        transport: ApiTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.shop_id = shop_id
         self._write_settle = write_settle
+        if transport is not None:  # `fork`: the token is the transport's
+            self._transport = transport
+            return
         self._transport = ApiTransport(
             self.base_url,
             shop_id,
@@ -120,6 +124,16 @@ class SelldoneClient:
 
     def __repr__(self) -> str:
         return f"SelldoneClient(base_url={self.base_url!r}, shop_id={self.shop_id})"
+
+    def fork(self) -> SelldoneClient:
+        """A client for another thread: its own session, the same shop and budget."""
+        return SelldoneClient(
+            self.base_url,
+            self.shop_id,
+            SecretStr(""),
+            write_settle=self._write_settle,
+            transport=self._transport.fork(),
+        )
 
     def close(self) -> None:
         """Close the pooled connections."""

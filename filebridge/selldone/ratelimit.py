@@ -10,7 +10,8 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from filebridge.errors import StopRequestedError
 
@@ -21,6 +22,7 @@ log = logging.getLogger("filebridge.selldone.client")
 LOGGED_WAIT_S = 1.0  # waits at least this long are logged (the log is the record)
 
 MIN_WAIT_S = 0.001
+HALT_POLL_S = 0.05  # a wait that two events can end looks at the second this often
 DEFAULT_WINDOW_S = 60.0
 DEFAULT_MARGIN_S = 0.1
 """Extra spacing added to the window, so that network jitter between our clock and the
@@ -76,6 +78,7 @@ class RateLimiter:
         self._paused_until = float("-inf")
         self.on_start: Callable[[], None] | None = None
         self.stop: threading.Event | None = None
+        self._local = threading.local()  # `halted_by`: a stop of one thread's own
 
     def __repr__(self) -> str:
         return (
@@ -103,8 +106,27 @@ class RateLimiter:
             self._wait(delay)
             waited += delay
 
+    @contextmanager
+    def halted_by(self, halt: threading.Event) -> Iterator[None]:
+        """In this thread, `halt` stops `acquire` as `stop` does.
+
+        Replay's senders share one limiter; when one of them finds the API down or the
+        token refused, the others must not start another request, while the process
+        goes on (the watcher keeps watching).
+        """
+        previous = getattr(self._local, "halt", None)
+        self._local.halt = halt
+        try:
+            yield
+        finally:
+            self._local.halt = previous
+
+    def _stops(self) -> list[threading.Event]:
+        halt: threading.Event | None = getattr(self._local, "halt", None)
+        return [event for event in (self.stop, halt) if event is not None]
+
     def _check_stop(self) -> None:
-        if self.stop is not None and self.stop.is_set():
+        if any(event.is_set() for event in self._stops()):
             raise StopRequestedError(
                 "Stopped before the next API request (Ctrl-C or SIGTERM); nothing "
                 "was sent for it.",
@@ -112,11 +134,20 @@ class RateLimiter:
             )
 
     def _wait(self, delay: float) -> None:
-        """Sleep `delay`, ended early by `stop` (then `acquire` raises)."""
-        if self.stop is not None:
-            self.stop.wait(delay)
-        else:
+        """Sleep `delay`, ended early by `stop` or a halt (then `acquire` raises)."""
+        stops = self._stops()
+        if not stops:
             self._sleep(delay)
+            return
+        if len(stops) == 1:
+            stops[0].wait(delay)
+            return
+        end = time.monotonic() + delay
+        while not any(event.is_set() for event in stops):
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            stops[0].wait(min(left, HALT_POLL_S))
 
     def _try_start(self, not_before: float | None = None) -> float:
         """Record a start and return 0, or return how long to wait before trying again."""

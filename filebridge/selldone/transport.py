@@ -168,8 +168,25 @@ class ApiTransport:
         self._session.headers.update(
             {"Accept": "application/json", "User-Agent": USER_AGENT}
         )
+        self._token = token
         self._shop_date: tuple[datetime, float] | None = None  # (Date, monotonic)
         self.clock_skew: float | None = None  # shop minus this machine, seconds
+
+    def fork(self) -> ApiTransport:
+        """A transport of its own (a session for another thread) on the same budget."""
+        twin = ApiTransport(
+            self.base_url,
+            self.shop_id,
+            self._token,
+            timeout=self.timeout,
+            limiter=self.limiter,
+            max_attempts=self.max_attempts,
+            retry_timeout=self.retry_timeout,
+            on_call=self._on_call,
+        )
+        twin._shop_date = self._shop_date
+        twin.clock_skew = self.clock_skew
+        return twin
 
     def __repr__(self) -> str:
         return f"ApiTransport(base_url={self.base_url!r}, shop_id={self.shop_id})"
