@@ -114,6 +114,10 @@ class LimitSettings(_Section):
     """`[limits]`: the API budget shared by export and replay."""
 
     requests_per_minute: int = Field(default=80, ge=1)
+    concurrency: int = Field(default=4, ge=1, le=16)
+    """Orders replayed at once (each order's steps stay in sequence). One request at
+    a time leaves budget unused once answers take longer than 60 s / 80 = 0.75 s;
+    4 keeps the budget full up to ~3 s per answer (tests/benchmarks/bench_budget.py)."""
 
 
 class LogSettings(_Section):

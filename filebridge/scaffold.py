@@ -56,6 +56,7 @@ max_file_mb = 20
 
 [limits]
 requests_per_minute = 80     # Selldone allows about 80 per token; export and inbox share it
+concurrency = 4              # orders replayed at once (each order's steps stay in sequence)
 
 [log]
 level = "INFO"

@@ -41,7 +41,9 @@ def test_hold_one_doubtful_order_lets_29_rows_and_a_second_file_through(
     killed = run_once(settings)
     assert killed.exit_code == 5  # the dropped write: "maybe applied", the run stops
     assert killed.inbox is not None
-    assert killed.inbox.rows_applied == 0
+    # Only the writes already in flight beside it finish (limits.concurrency = 4).
+    applied_first = killed.inbox.rows_applied
+    assert applied_first <= 3
 
     write_csv(
         tmp_path / "inbox" / "b-more.csv",
@@ -53,7 +55,7 @@ def test_hold_one_doubtful_order_lets_29_rows_and_a_second_file_through(
     assert result.inbox is not None
     assert result.exit_code == 1  # finished, but an order is held
     assert set(result.inbox.held) == {doubtful}
-    assert result.inbox.rows_applied == 29 + 6
+    assert result.inbox.rows_applied == 29 + 6  # of both runs (the journal counts)
     assert result.inbox.rows_held == 2  # its row in each file
     for order_id in first[1:] + others:
         assert sandbox.get_order(order_id)["delivery_state"] == "OrderConfirm"

@@ -252,15 +252,13 @@ def test_watch_stopped_mid_file_exits_0_and_the_rerun_completes_once(
     assert took < HOLD_S + 3, f"took {took:.1f} s to stop"
     assert watcher.proc.returncode == 0, watcher.stderr
     assert watcher.stdout.rstrip().endswith("Stopped cleanly.")
-    # The step in flight finished and was journalled; nothing was sent after it.
-    assert delivery_states(sandbox, ids) == (
-        ["SentOrder"] * HELD
-        + ["OrderConfirm"]
-        + ["CheckQueue"] * (FILE_ORDERS - HELD - 1)
-    )
+    # The step in flight finished and was journalled; nothing was sent after it for
+    # that order. The other orders' senders (limits.concurrency) went on beside it:
+    # what the shop has is exactly what the journal confirmed, nothing is in doubt.
+    assert delivery_states(sandbox, ids)[HELD] == "OrderConfirm"
     assert journal_step_states(site_dir)["sent"] == 0
     assert step_state(site_dir, held, "OrderConfirm") == "confirmed"
-    assert len(state_posts(sandbox)) == 3 * HELD + 1
+    assert len(state_posts(sandbox)) == journal_step_states(site_dir)["confirmed"]
     assert [p.name for p in (site_dir / "inbox" / ".processing").iterdir()] != []
     assert archived(site_dir, "big.csv") == []
 

@@ -192,6 +192,7 @@ class FileProcessor:
             prior_calls={n: r.calls for n, r in rows.items()},
             stop=self.stop,
             held=self.held,
+            concurrency=self.settings.limits.concurrency,
             on_row=self._row_counter(record.original_name, len(rows), len(todo)),
         )
         report.calls = replayed.calls

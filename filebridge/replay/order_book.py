@@ -9,6 +9,7 @@ delivery_info merged, on remembered facts alone.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,16 @@ class OrderBook:
         self._client = client
         self._journal = journal
         self._facts: dict[int, OrderFacts] = {}
-        self.calls = 0  # API calls this run: reads here, writes counted by replay.row
+        self._calls = 0  # API calls this run: reads here, writes counted by replay.row
+        self._lock = threading.Lock()  # replay's senders count from several threads
+
+    @property
+    def calls(self) -> int:
+        return self._calls
+
+    def count_call(self) -> None:
+        with self._lock:
+            self._calls += 1
 
     def get(self, order_id: int) -> OrderFacts | None:
         if order_id in self._facts:
@@ -67,8 +77,12 @@ class OrderBook:
 
     def fetch(self, order_id: int) -> OrderFacts:
         """GET the order (one call) and remember it."""
-        self.calls += 1
-        order = self._client.get_order(order_id)
+        return self.fetch_with(self._client, order_id)
+
+    def fetch_with(self, client: SelldoneClient, order_id: int) -> OrderFacts:
+        """`fetch` through `client` (a sender thread's own)."""
+        self.count_call()
+        order = client.get_order(order_id)
         return self.learn(order)
 
     def learn(self, order: Order) -> OrderFacts:
@@ -90,46 +104,71 @@ class OrderBook:
             )
         return facts
 
-    def prefetch(self, order_ids: Iterable[int]) -> None:
-        """Learn many unknown orders with one list call.
+    def prefetch(
+        self, order_ids: Iterable[int], *, refresh: Iterable[int] = ()
+    ) -> None:
+        """Learn many orders with list calls instead of a GET each.
 
-        The page is the orders updated since the oldest of them was exported (oldest
-        first), which holds every exported one unless the shop updated more than a
-        page of orders since; for orders filebridge never exported, the newest orders.
-        Orders not on that page are fetched one by one later.
+        `order_ids` whose state is unknown are learnt; `refresh` are known orders whose
+        remembered state must be confirmed by a read (a resumed file, a plan that must
+        not rest on remembered data). The pages are the orders updated since the oldest
+        of them was exported (oldest first), which holds every exported one; for
+        orders filebridge never exported, the newest orders. Paging goes on while a
+        page still finds at least two wanted orders (cheaper than their GETs); orders
+        no page held are fetched one by one later.
         """
-        unknown = sorted({i for i in order_ids if self.get(i) is None})
-        if len(unknown) < PREFETCH_MIN_UNKNOWN:
+        unknown = {i for i in order_ids if self.get(i) is None}
+        wanted = unknown | {i for i in refresh if i not in self._fresh_ids()}
+        if len(wanted) < PREFETCH_MIN_UNKNOWN:
             return
         since = (
             None
             if self._journal is None
-            else earliest_export_update(self._journal, unknown)
+            else earliest_export_update(self._journal, sorted(wanted))
         )
-        self.calls += 1
-        page = self._client.list_orders(
-            offset=0,
-            limit=MAX_PAGE_SIZE,
-            statuses=PREFETCH_STATUSES,
-            updated_since=None if since is None else since - 1,
-            with_=(),
-            sort_by="reserved_at",
-            sort_desc=since is None,
+        missing = set(wanted)
+        offset = 0
+        pages = 0
+        while missing:
+            self.count_call()
+            pages += 1
+            page = self._client.list_orders(
+                offset=offset,
+                limit=MAX_PAGE_SIZE,
+                statuses=PREFETCH_STATUSES,
+                updated_since=None if since is None else since - 1,
+                with_=(),
+                sort_by="reserved_at",
+                sort_desc=since is None,
+            )
+            found = [order for order in page.orders if order.id in missing]
+            self._learn_all(found)
+            missing -= {order.id for order in found}
+            if len(page.orders) < MAX_PAGE_SIZE or len(found) < 2:
+                break
+            offset += len(page.orders)
+        log.info(
+            "learnt the state of %d of %d orders (%d unknown, %d to confirm) from "
+            "%d list call%s",
+            len(wanted) - len(missing),
+            len(wanted),
+            len(unknown),
+            len(wanted - unknown),
+            pages,
+            "" if pages == 1 else "s",
         )
-        wanted = set(unknown)
-        found = [order for order in page.orders if order.id in wanted]
+
+    def _fresh_ids(self) -> set[int]:
+        return {i for i, facts in self._facts.items() if facts.fresh}
+
+    def _learn_all(self, orders: list[Order]) -> None:
         if self._journal is not None:
             with self._journal.atomic():
-                for order in found:
+                for order in orders:
                     self.learn(order)
         else:
-            for order in found:
+            for order in orders:
                 self.learn(order)
-        log.info(
-            "learnt the state of %d of %d unknown orders from one list call",
-            len(found),
-            len(unknown),
-        )
 
     def assume(self, order_id: int, facts: OrderFacts) -> None:
         """Take `facts` as the order's state without recording it (dry run)."""

@@ -10,10 +10,10 @@ outcome are committed together. Steps a crash left `sent` are settled first
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Protocol
 
 from filebridge.errors import (
     ApiError,
@@ -40,7 +40,7 @@ from filebridge.replay.order_book import OrderBook, OrderFacts
 from filebridge.replay.reconcile import reconcile_sent_steps, shows_step
 from filebridge.selldone import FulfilmentState, SelldoneClient, SendHook
 
-__all__ = ["RowOutcome", "RowReplay", "RowWork", "step_key"]
+__all__ = ["RowOutcome", "RowReplay", "RowWork", "StopSignal", "step_key"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,12 @@ log = logging.getLogger(__name__)
 def step_key(file_sha: str, row: int, order_id: int, action: str) -> str:
     """The idempotency key of one step of one row of one file content."""
     return f"{file_sha}:{row}:{order_id}:{action}"
+
+
+class StopSignal(Protocol):
+    """What a row looks at before each step (a `threading.Event`, or several)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ class RowReplay:
         file_id: int,
         file_sha: str,
         calls: int,
-        stop: threading.Event | None,
+        stop: StopSignal | None,
         in_flight_grace: float,
     ) -> None:
         self.in_flight_grace = in_flight_grace
@@ -109,7 +115,15 @@ class RowReplay:
 
     def _fetch(self) -> OrderFacts:
         self.calls += 1
-        return self.book.fetch(self.work.order_id)
+        return self.book.fetch_with(self.client, self.work.order_id)
+
+    def needs_fresh(self, facts: OrderFacts) -> bool:
+        """Whether the row's plan on these facts must first be confirmed by a read:
+        never reject a row, nor merge delivery_info, on remembered data alone."""
+        if facts.fresh:
+            return False
+        plan = self._plan(facts)
+        return plan.rejection is not None or _needs_fresh_order(plan, self.work.request)
 
     def finish(self, outcome: str, message: str) -> RowOutcome:
         """Record the row's outcome (and its call count) in the journal."""
@@ -135,14 +149,9 @@ class RowReplay:
             in_flight_grace=self.in_flight_grace,
         )
         facts = self.book.get(self.work.order_id) or self._fetch()
-        plan = self._plan(facts)
-        stale = not facts.fresh and (
-            plan.rejection is not None or _needs_fresh_order(plan, self.work.request)
-        )
-        if stale:
-            # Never reject a row, nor merge delivery_info, on remembered data alone.
+        if self.needs_fresh(facts):
             facts = self._fetch()
-            plan = self._plan(facts)
+        plan = self._plan(facts)
         refreshed = facts.fresh
         while True:
             with self.journal.atomic():
@@ -199,7 +208,7 @@ class RowReplay:
                 continue
             try:
                 self.calls += 1
-                self.book.calls += 1
+                self.book.count_call()
                 facts = self._send(action, self._journalling(key))
             except StopRequestedError:
                 # Stopped during a wait: this attempt never left. An earlier attempt

@@ -26,6 +26,18 @@ order: the row stays pending, later rows of the same order (in this file and, th
 the shared `held` map, in later files of the pass) stay pending behind it, and every
 other row goes on in file order.
 
+Several orders at once (`limits.concurrency` senders, each with a client of its own
+on the one shared rate limiter): the rows are grouped by order, one sender replays an
+order's rows in file order, so two steps of one order are never in flight together,
+and the journal (one SQLite connection behind a lock, short transactions) stays a
+single writer. A 429 pauses the shared limiter, so every sender waits. A stop, an
+unavailable API or a refused token halts all senders: none starts another request,
+those in flight finish and are journalled for what they are.
+
+What a resumed file must re-read (remembered states a plan must not rest on) is
+confirmed in bulk, with the unknown orders, through the list endpoint
+(`OrderBook.prefetch`); single GETs are left for orders the list did not hold.
+
 Errors: `ApiRejectedError` (404, 422, app errors) rejects one row; `ApiUnavailableError`
 leaves this row and the rest of the file pending (returned, not raised, as
 `ReplayResult.unavailable`); `AuthError` restores the in-flight step to `planned` (a
@@ -38,14 +50,17 @@ steps a crash left `sent` is `reconcile`; what is known of each order is `order_
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from filebridge.errors import (
     ApiRejectedError,
     ApiUnavailableError,
+    AuthError,
     StopRequestedError,
 )
 from filebridge.journal import Journal
@@ -54,6 +69,8 @@ from filebridge.replay.order_book import OrderBook
 from filebridge.replay.reconcile import StepInFlightError
 from filebridge.replay.row import RowOutcome, RowReplay, RowWork
 from filebridge.selldone import SelldoneClient
+
+HALT_POLL_S = 0.05  # how soon a stop reaches senders waiting outside the limiter
 
 __all__ = ["Hold", "ReplayResult", "replay_rows"]
 
@@ -129,93 +146,263 @@ def replay_rows(
     on_row: Callable[[RowOutcome], None] | None = None,
     in_flight_grace: float | None = None,
     held: dict[int, Hold] | None = None,
+    concurrency: int = 1,
 ) -> ReplayResult:
     """Replay `rows` (the file's pending valid rows, in file order).
 
-    Stops early, leaving the remaining rows pending, when the API is unavailable or
-    `stop` is set; re-raises `AuthError` after journalling. A maybe-sent step too
-    recent to check (the grace defaults to the client's `write_settle`) holds its
-    order: it joins `held` (shared by the files of one pass), the rows of held orders
-    stay pending and `retry_in` says when to look again; the other rows go on.
+    Up to `concurrency` orders are replayed at once, each by one sender with a client
+    of its own (`client.fork`) on the shared budget; the rows of one order go to one
+    sender, in file order, so an order's steps never overlap. Stops early, leaving the
+    remaining rows pending, when the API is unavailable or `stop` is set (no sender
+    starts a request after that; those in flight finish and are journalled);
+    re-raises `AuthError` after journalling. A maybe-sent step too recent to check
+    (the grace defaults to the client's `write_settle`) holds its order: it joins
+    `held` (shared by the files of one pass), the rows of held orders stay pending and
+    `retry_in` says when to look again; the other rows go on.
     """
-    grace = client.write_settle if in_flight_grace is None else in_flight_grace
-    book = book or OrderBook(client, journal)
-    result = ReplayResult(held=held if held is not None else {})
-    calls_before = book.calls
-    prior = prior_calls or {}
-    try:
-        book.prefetch(w.order_id for w in rows)
-    except StopRequestedError:
-        result.stopped = True
-        return result
-    except ApiUnavailableError as exc:
-        result.unavailable = exc
-    except ApiRejectedError as exc:
-        log.warning("listing orders was refused (%s); reading them one by one", exc)
-    rows_left = [] if result.unavailable else list(rows)
-    for index, work in enumerate(rows_left):
-        if stop is not None and stop.is_set():
-            result.stopped = True
-            break
-        blocker = result.held.get(work.order_id)
-        if blocker is not None:
-            result.outcomes.append(_wait_behind(journal, file_id, work, blocker, prior))
-            continue
-        runner = RowReplay(
+    replay = _FileReplay(
+        client,
+        journal,
+        book or OrderBook(client, journal),
+        file_id=file_id,
+        file_sha=file_sha,
+        prior=prior_calls or {},
+        stop=stop,
+        on_row=on_row,
+        grace=client.write_settle if in_flight_grace is None else in_flight_grace,
+        result=ReplayResult(held=held if held is not None else {}),
+    )
+    return replay.run(rows, max(1, concurrency))
+
+
+class _FileReplay:
+    """One file's replay: its order lanes, the senders, and what they found."""
+
+    def __init__(
+        self,
+        client: SelldoneClient,
+        journal: Journal,
+        book: OrderBook,
+        *,
+        file_id: int,
+        file_sha: str,
+        prior: dict[int, int],
+        stop: threading.Event | None,
+        on_row: Callable[[RowOutcome], None] | None,
+        grace: float,
+        result: ReplayResult,
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.book = book
+        self.file_id = file_id
+        self.file_sha = file_sha
+        self.prior = prior
+        self.stop = stop
+        self.on_row = on_row
+        self.grace = grace
+        self.result = result
+        # Set when a sender found the API down or the token refused, or on `stop`:
+        # no sender starts another request (`RateLimiter.halted_by`).
+        self.halt = threading.Event()
+        self.lock = threading.Lock()  # guards `result` and `failure`
+        self.failure: BaseException | None = None  # re-raised once senders are done
+        self.outcomes: dict[int, RowOutcome] = {}
+
+    def run(self, rows: Sequence[RowWork], concurrency: int) -> ReplayResult:
+        calls_before = self.book.calls
+        try:
+            self.book.prefetch(
+                (w.order_id for w in rows), refresh=self._to_confirm(rows)
+            )
+        except StopRequestedError:
+            self.result.stopped = True
+            return self.result
+        except ApiUnavailableError as exc:
+            self.result.unavailable = exc
+        except ApiRejectedError as exc:
+            log.warning("listing orders was refused (%s); reading them one by one", exc)
+        if self.result.unavailable is None:
+            lanes = _lanes(rows)
+            if concurrency == 1 or len(lanes) <= 1:
+                for lane in lanes:
+                    self._lane(self.client, lane)
+            else:
+                self._in_parallel(lanes, min(concurrency, len(lanes)))
+        self.result.outcomes = [
+            self.outcomes[w.row] for w in rows if w.row in self.outcomes
+        ]
+        self.result.calls = self.book.calls - calls_before
+        if self.failure is not None:
+            raise self.failure
+        return self.result
+
+    def _to_confirm(self, rows: Sequence[RowWork]) -> list[int]:
+        """Known orders whose remembered state a row must not be planned on."""
+        wanted: set[int] = set()
+        for work in rows:
+            if work.order_id in wanted or work.order_id in self.result.held:
+                continue
+            facts = self.book.get(work.order_id)
+            if (
+                facts is not None
+                and not facts.fresh
+                and self._runner(self.client, work).needs_fresh(facts)
+            ):
+                wanted.add(work.order_id)
+        return sorted(wanted)
+
+    def _runner(self, client: SelldoneClient, work: RowWork) -> RowReplay:
+        return RowReplay(
             client,
-            journal,
-            book,
+            self.journal,
+            self.book,
             work,
-            file_id=file_id,
-            file_sha=file_sha,
-            calls=prior.get(work.row, 0),
-            stop=stop,
-            in_flight_grace=grace,
+            file_id=self.file_id,
+            file_sha=self.file_sha,
+            calls=self.prior.get(work.row, 0),
+            stop=self,
+            in_flight_grace=self.grace,
         )
+
+    def _in_parallel(self, lanes: list[list[RowWork]], senders: int) -> None:
+        """The lanes on `senders` threads, each with a client (session) of its own."""
+        clients: queue.SimpleQueue[SelldoneClient] = queue.SimpleQueue()
+        forks = [self.client.fork() for _ in range(senders)]
+        for fork in forks:
+            clients.put(fork)
+
+        def send(lane: list[RowWork]) -> None:
+            client = clients.get()
+            try:
+                with client.limiter.halted_by(self.halt):
+                    self._lane(client, lane)
+            except BaseException as exc:  # noqa: BLE001 - a bug or storage error: re-raised by `run`
+                self._fail(exc)
+            finally:
+                clients.put(client)
+
+        try:
+            with ThreadPoolExecutor(
+                max_workers=senders, thread_name_prefix="filebridge-sender"
+            ) as pool:
+                pending = {pool.submit(send, lane) for lane in lanes}
+                while pending:
+                    _, pending = wait(pending, timeout=HALT_POLL_S)
+                    if self.stop is not None and self.stop.is_set():
+                        self.halt.set()
+        finally:
+            for fork in forks:
+                fork.close()
+
+    def _fail(self, exc: BaseException) -> None:
+        with self.lock:
+            if self.failure is None:
+                self.failure = exc
+        self.halt.set()
+
+    def is_set(self) -> bool:
+        """Stopped or halted (a `StopSignal` for the rows): no new step starts."""
+        if self.stop is not None and self.stop.is_set():
+            self.halt.set()
+        return self.halt.is_set()
+
+    def _lane(self, client: SelldoneClient, lane: list[RowWork]) -> None:
+        """One order's rows, in file order, through `client`."""
+        for index, work in enumerate(lane):
+            if self.is_set():
+                if self.result.unavailable is not None:
+                    self._record(*self._not_reached(lane[index:]))
+                else:
+                    with self.lock:
+                        self.result.stopped = True
+                return
+            blocker = self.result.held.get(work.order_id)
+            if blocker is not None:
+                self._record(
+                    _wait_behind(self.journal, self.file_id, work, blocker, self.prior)
+                )
+                continue
+            if not self._row(client, work):
+                self._record(*self._not_reached(lane[index + 1 :]))
+                return
+
+    def _not_reached(self, works: Sequence[RowWork]) -> list[RowOutcome]:
+        if self.result.unavailable is None:
+            return []
+        return [
+            RowOutcome(
+                w.row, w.order_id, "pending", "not reached", self.prior.get(w.row, 0)
+            )
+            for w in works
+        ]
+
+    def _record(self, *outcomes: RowOutcome, counted: bool = False) -> None:
+        with self.lock:
+            for outcome in outcomes:
+                self.outcomes[outcome.row] = outcome
+                if counted and self.on_row is not None:
+                    self.on_row(outcome)
+
+    def _row(self, client: SelldoneClient, work: RowWork) -> bool:
+        """Replay one row; False when its lane (and, but for a hold, the file) ends."""
+        runner = self._runner(client, work)
         try:
             outcome = runner.run()
         except StopRequestedError:
             # A stop during a wait of the client: nothing left for this row.
-            result.stopped = True
-            result.outcomes.append(runner.outcome("pending", "stopped"))
-            break
+            with self.lock:
+                self.result.stopped = True
+            self.halt.set()
+            self._record(runner.outcome("pending", "stopped"))
+            return False
         except StepInFlightError as exc:
             hold = Hold(
                 work.order_id,
-                file_id,
+                self.file_id,
                 work.row,
                 exc.action,
                 exc.reason,
                 exc.seconds,
                 datetime.now(UTC) + timedelta(seconds=exc.seconds),
             )
-            result.held[work.order_id] = hold
-            result.retry_in = min(result.retry_in or exc.seconds, exc.seconds)
+            with self.lock:
+                self.result.held[work.order_id] = hold
+                self.result.retry_in = min(
+                    self.result.retry_in or exc.seconds, exc.seconds
+                )
             log.warning("row %d: %s", work.row, hold.describe())
             outcome = runner.finish("pending", hold.describe())
-            result.outcomes.append(replace(outcome, held=True))
-            continue
+            self._record(replace(outcome, held=True))
+            return True
         except ApiRejectedError as exc:
             # A GET of this order was refused (404 unknown order, ...): reject the row.
             outcome = runner.finish("rejected", _read_refused(work.order_id, exc))
         except ApiUnavailableError as exc:
-            result.unavailable = exc
-            result.outcomes.append(runner.outcome("pending", str(exc)))
-            result.outcomes.extend(
-                RowOutcome(
-                    w.row, w.order_id, "pending", "not reached", prior.get(w.row, 0)
-                )
-                for w in rows_left[index + 1 :]
-            )
-            break
-        result.outcomes.append(outcome)
-        if on_row is not None:
-            on_row(outcome)
+            with self.lock:
+                if self.result.unavailable is None:
+                    self.result.unavailable = exc
+            self.halt.set()
+            self._record(runner.outcome("pending", str(exc)))
+            return False
+        except AuthError as exc:
+            self._fail(exc)
+            return False
+        self._record(outcome, counted=True)
         if outcome.outcome == "pending":
-            result.stopped = True
-            break
-    result.calls = book.calls - calls_before
-    return result
+            with self.lock:
+                self.result.stopped = True
+            self.halt.set()
+            return False
+        return True
+
+
+def _lanes(rows: Sequence[RowWork]) -> list[list[RowWork]]:
+    """The rows grouped by order, in file order within each, orders by first row."""
+    lanes: dict[int, list[RowWork]] = {}
+    for work in rows:
+        lanes.setdefault(work.order_id, []).append(work)
+    return list(lanes.values())
 
 
 def _wait_behind(
