@@ -40,6 +40,7 @@ class StatusReport:
     last_duplicate: str | None = None
     held: tuple[ledger.HeldOrder, ...] = ()
     write_settle: float | None = None
+    now: datetime | None = None  # as of when; dates the holds
 
     def lines(self) -> list[str]:
         duplicate = f"duplicate files skipped:     {self.duplicates}" + (
@@ -48,7 +49,7 @@ class StatusReport:
         return [
             *self._lines(),
             duplicate,
-            *_held_lines(self.held, self.write_settle),
+            *_held_lines(self.held, self.write_settle, self.now),
         ]
 
     def _lines(self) -> list[str]:
@@ -69,7 +70,9 @@ class StatusReport:
 
 
 def _held_lines(
-    held: tuple[ledger.HeldOrder, ...], write_settle: float | None
+    held: tuple[ledger.HeldOrder, ...],
+    write_settle: float | None,
+    now: datetime | None = None,
 ) -> list[str]:
     """`held orders:` and one line per order whose rows wait behind a doubtful step."""
     lines = [f"held orders:        {len(held) or 'none'}"]
@@ -80,7 +83,7 @@ def _held_lines(
             "answered with an error: settled on the next run"
             if h.finished_at
             else "may still be running in the shop: settled on the first run after "
-            + _until_text(h.sent_at, write_settle)
+            + _until_text(h.sent_at, write_settle, now)
         )
         lines.append(
             f"  order {h.order_id}: {h.action} ({where}) sent {h.sent_at or '?'}, "
@@ -89,13 +92,20 @@ def _held_lines(
     return lines
 
 
-def _until_text(sent_at: str | None, write_settle: float | None) -> str:
+def _until_text(
+    sent_at: str | None, write_settle: float | None, now: datetime | None = None
+) -> str:
+    """When the hold ends. A `sent_at` in the future (this machine's clock went back
+    since) counts as "just sent", as replay counts it: never more than the settle
+    time from now."""
     if sent_at is None or write_settle is None:
         return "the write settle time has passed"
     try:
         sent = datetime.fromisoformat(sent_at)
     except ValueError:
         return "the write settle time has passed"
+    if now is not None and sent.tzinfo is not None and sent > now:
+        sent = now
     return f"{sent + timedelta(seconds=write_settle):%Y-%m-%d %H:%M:%S} UTC"
 
 
@@ -172,6 +182,7 @@ def read_status(
         last_duplicate=_last_duplicate(journal),
         held=tuple(ledger.held_orders(journal)),
         write_settle=write_settle,
+        now=now,
     )
 
 

@@ -133,3 +133,30 @@ def test_clock_ahead_an_hour_first_export_since_now_misses_no_order(tmp_path, sa
     with sqlite3.connect(tmp_path / "state" / "filebridge.sqlite3") as db:
         exported = {r[0] for r in db.execute("SELECT order_id FROM exported_orders")}
     assert new <= exported, second.stdout
+
+
+def test_status_dates_a_hold_sent_in_the_future_from_now_not_from_then():
+    """A doubtful step journalled an hour "ahead" (the clock went back since): `status`
+    says it is settled at most write_settle from now, as replay waits, not in 61 min."""
+    from datetime import UTC, datetime, timedelta
+
+    from filebridge.journal.inbox import HeldOrder
+    from filebridge.status import StatusReport
+
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    held = HeldOrder(
+        order_id=7,
+        action="OrderConfirm",
+        file_name="a.csv",
+        row_number=2,
+        sent_at=(now + timedelta(hours=1)).isoformat(),
+        finished_at=None,
+        message="",
+        rows_waiting=1,
+    )
+    report = StatusReport(
+        None, None, None, 0, 0, 0, 0, 0, 0, None, None, 0,
+        held=(held,), write_settle=60.0, now=now,
+    )  # fmt: skip
+    text = "\n".join(report.lines())
+    assert "settled on the first run after 2026-12-02 12:01:00 UTC" in text
