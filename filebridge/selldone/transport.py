@@ -122,6 +122,15 @@ class SendHook:
     maybe_processed: Callable[[str], None]
 
 
+@dataclass
+class _ShopClock:
+    """The shop's clock as its answers show it, shared by a transport and its forks
+    (so the skew warning is logged once, whichever thread saw it first)."""
+
+    date: tuple[datetime, float] | None = None  # (Date header, monotonic then)
+    skew: float | None = None  # shop minus this machine, seconds
+
+
 class _BearerAuth(requests.auth.AuthBase):
     """Adds the bearer token; an AuthBase also stops requests from consulting ~/.netrc."""
 
@@ -169,8 +178,7 @@ class ApiTransport:
             {"Accept": "application/json", "User-Agent": USER_AGENT}
         )
         self._token = token
-        self._shop_date: tuple[datetime, float] | None = None  # (Date, monotonic)
-        self.clock_skew: float | None = None  # shop minus this machine, seconds
+        self._clock = _ShopClock()  # shared with forks: one view of the shop's clock
 
     def fork(self) -> ApiTransport:
         """A transport of its own (a session for another thread) on the same budget."""
@@ -184,9 +192,13 @@ class ApiTransport:
             retry_timeout=self.retry_timeout,
             on_call=self._on_call,
         )
-        twin._shop_date = self._shop_date
-        twin.clock_skew = self.clock_skew
+        twin._clock = self._clock
         return twin
+
+    @property
+    def clock_skew(self) -> float | None:
+        """Seconds the shop's clock is ahead of this machine's (None: not known yet)."""
+        return self._clock.skew
 
     def __repr__(self) -> str:
         return f"ApiTransport(base_url={self.base_url!r}, shop_id={self.shop_id})"
@@ -315,9 +327,9 @@ class ApiTransport:
     def shop_now(self) -> datetime | None:
         """The shop's clock now: its last `Date` header plus the monotonic time since
         (None before any answer had one). Never this machine's wall clock."""
-        if self._shop_date is None:
+        if self._clock.date is None:
             return None
-        date, at = self._shop_date
+        date, at = self._clock.date
         return date + timedelta(seconds=time.monotonic() - at)
 
     def _note_date(self, header: str | None) -> None:
@@ -330,10 +342,10 @@ class ApiTransport:
             return
         if date.tzinfo is None:
             date = date.replace(tzinfo=UTC)
-        self._shop_date = (date, time.monotonic())
+        self._clock.date = (date, time.monotonic())
         skew = (date - datetime.now(UTC)).total_seconds()
-        first = self.clock_skew is None
-        self.clock_skew = skew
+        first = self._clock.skew is None
+        self._clock.skew = skew
         if first and abs(skew) > CLOCK_SKEW_WARN_S:
             log.warning(
                 "this machine's clock is %.0f s %s the shop's (HTTP Date header); "
