@@ -53,6 +53,7 @@ from filebridge.journal import inbox as ledger
 from filebridge.replay.order_book import OrderBook
 from filebridge.replay.reconcile import StepInFlightError
 from filebridge.replay.row import RowOutcome, RowReplay, RowWork
+from filebridge.replay.settled import settle_rows
 from filebridge.selldone import SelldoneClient
 
 __all__ = ["Hold", "ReplayResult", "replay_rows"]
@@ -143,6 +144,13 @@ def replay_rows(
     result = ReplayResult(held=held if held is not None else {})
     calls_before = book.calls
     prior = prior_calls or {}
+    if stop is None or not stop.is_set():
+        # Rows that need no call, decided in bulk first (replay.settled, #14 item 4).
+        settled = settle_rows(
+            journal, rows, file_id=file_id, prior=prior, held=result.held.keys(),
+            cached=book.cached, on_row=on_row,
+        )  # fmt: skip
+        result.outcomes, rows = settled.outcomes, settled.rest
     try:
         book.prefetch(w.order_id for w in rows)
     except StopRequestedError:
@@ -215,6 +223,7 @@ def replay_rows(
             result.stopped = True
             break
     result.calls = book.calls - calls_before
+    result.outcomes.sort(key=lambda o: o.row)  # the bulk-decided rows in file order
     return result
 
 

@@ -326,9 +326,10 @@ def list_calls(orders: int) -> tuple[int, int, float]:
     from filebridge.sandbox import start_sandbox
     from filebridge.selldone import SelldoneClient
 
-    with tempfile.TemporaryDirectory() as folder, start_sandbox(
-        rate_per_minute=None
-    ) as box:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        start_sandbox(rate_per_minute=None) as box,
+    ):
         payed = sum(1 for o in box.orders() if o["status"] == "Payed")
         box.add_orders(max(0, orders - payed))
         settings = build_settings(
