@@ -195,3 +195,29 @@ def test_export_runs_with_ties_at_the_cursor_and_page_boundaries_export_each_onc
     }
     assert len(ids) == len(set(ids))
     assert set(ids) == exportable
+
+
+def test_the_check_page_sees_everything_only_when_it_provably_does() -> None:
+    """All matches on the page, or newest first and reaching back past `since` (a
+    server that ignored the filter): seen. A full page all after `since`, or one not
+    newest first: not seen, so the client pages again."""
+    from filebridge.selldone.client import _sees_all_since
+    from filebridge.selldone.models import OrdersPage
+
+    since = int(BASE.timestamp())
+
+    def page(offsets: list[int], total: int | None) -> OrdersPage:
+        orders = [
+            {"id": n, "updated_at": (BASE + timedelta(seconds=s)).isoformat()}
+            for n, s in enumerate(offsets, start=1)
+        ]
+        return OrdersPage.model_validate({"orders": orders, "total": total})
+
+    assert _sees_all_since(page([5, 3, 1], 3), since)
+    assert _sees_all_since(page([], 0), since)
+    assert _sees_all_since(
+        page([9, 4, -1], 4000), since
+    )  # filter ignored, reaches back
+    assert not _sees_all_since(page([9, 4, 0], 4000), since)  # all at or after since
+    assert not _sees_all_since(page([4, 9, -1], 4000), since)  # not newest first
+    assert _sees_all_since(page([9, 4, -1], None), since)  # no total: by the stamps

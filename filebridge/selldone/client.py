@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import partial
+from itertools import pairwise
 from types import TracebackType
 from typing import Any, Self
 
@@ -201,7 +202,8 @@ class SelldoneClient:
           `reserved_at`). After a pass of more than one page, one **check call** lists
           the orders of the *other* statuses updated since the first page was answered
           (shop clock, `CHECK_MARGIN_S` earlier; every order that left after we saw it
-          is among them). Then `missed = last total - (yielded - yielded that left)`
+          is among them), newest first, so that a page that reaches back past that
+          moment holds them all even if the server ignored the `updated_at` filter. Then `missed = last total - (yielded - yielded that left)`
           counts exactly the matching orders not yielded; if it is above 0 (or the
           check could not see everything), one more pass re-reads, with `overlap`
           records re-read at each page start, from the page where the earliest order
@@ -253,8 +255,10 @@ class SelldoneClient:
                     statuses=others,
                     updated_since=since,
                     with_=(),
+                    sort_by="updated_at",
+                    sort_desc=True,
                 )
-                if check.total is None or check.total > len(check.orders):
+                if not _sees_all_since(check, since):
                     missed = 1  # cannot see every order that left: page again
                 left = [o.id for o in check.orders if o.id in found_at]
             missed += len(left)
@@ -349,6 +353,20 @@ class SelldoneClient:
         change = parse_body(StateChange, answer, "POST", path)
         change.raw = answer
         return change
+
+
+def _sees_all_since(page: OrdersPage, since: int) -> bool:
+    """Whether one page of the check call holds every order updated since `since`:
+    all matches are on it, or (a server that ignored the filter) it is newest first
+    and reaches back past `since`."""
+    if page.total is not None and page.total <= len(page.orders):
+        return True
+    stamps = [o.updated_at for o in page.orders]
+    if not stamps or any(stamp is None for stamp in stamps):
+        return False
+    known = [stamp for stamp in stamps if stamp is not None]
+    newest_first = all(a >= b for a, b in pairwise(known))
+    return newest_first and known[-1].timestamp() < since
 
 
 class _Pass:
