@@ -203,7 +203,7 @@ class FullStatus:
             "health": self.facts.as_dict(),
             "journal": None if self.report is None else asdict(self.report),
         }
-        return json.dumps(data, indent=2, ensure_ascii=False)
+        return json.dumps(data, indent=2, ensure_ascii=False, default=_iso)
 
 
 def read_full_status(settings: Settings, *, now: datetime) -> FullStatus:
@@ -291,3 +291,10 @@ def _error_text(facts: HealthFacts) -> str:
         when = f" at {_when(success.finished_at)}" if success is not None else ""
         return f"{text} — past: a later run succeeded{when}"
     return f"{text} — still current: no run has succeeded since"
+
+
+def _iso(value: object) -> str:
+    """JSON for the report's moments (`now`)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

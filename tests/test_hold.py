@@ -41,9 +41,8 @@ def test_hold_one_doubtful_order_lets_29_rows_and_a_second_file_through(
     killed = run_once(settings)
     assert killed.exit_code == 5  # the dropped write: "maybe applied", the run stops
     assert killed.inbox is not None
-    # Only the writes already in flight beside it finish (limits.concurrency = 4).
-    applied_first = killed.inbox.rows_applied
-    assert applied_first <= 3
+    # The other senders (limits.concurrency) go on until the failure halts them.
+    assert killed.inbox.rows_applied < 29
 
     write_csv(
         tmp_path / "inbox" / "b-more.csv",

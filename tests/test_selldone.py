@@ -318,19 +318,25 @@ def test_iter_orders_with_orders_inserted_and_added_mid_way(sandbox, client):
     assert len(at_end) > 1000
 
 
-def test_iter_orders_overlap_catches_a_shift_with_unchanged_total(sandbox, client):
-    """One order cancelled behind the cursor and one added keep `total`: the overlap saves it."""
+def test_iter_orders_check_call_catches_a_shift_with_unchanged_total(sandbox, client):
+    """One order cancelled behind the cursor and one added keep `total`: the check call
+    after the pass sees the cancelled one, and a second pass re-reads from its page on."""
     fill_to(sandbox, 1000)
     sandbox.clear_calls()
     yielded: list[int] = []
     for order in client.iter_orders(page_size=100):
         yielded.append(order.id)
-        if len(yielded) == 100:  # page 1 read, page 2 not yet requested
-            sandbox.update_order(yielded[10], status="Canceled")
+        if len(yielded) == 500:  # page 5 read, page 6 not yet requested
+            sandbox.update_order(yielded[450], status="Canceled")
             sandbox.add_order()
     assert len(yielded) == len(set(yielded)) == 1001
     assert payed_ids(sandbox) <= set(yielded)
-    assert len(calls_to(sandbox, "GET", LIST_PATH)) == 11  # no second pass was needed
+    calls = calls_to(sandbox, "GET", LIST_PATH)
+    assert [c.query["statuses[]"] for c in calls].count(["Payed"]) == len(calls) - 1
+    check = next(n for n, c in enumerate(calls) if c.query["statuses[]"] != ["Payed"])
+    assert check == 10  # ten pages without overlap, then the check call
+    # from the cancelled order's page (offset 400), less the one order that left
+    assert calls[check + 1].query["offset"] == ["399"]
 
 
 def test_iter_orders_repasses_when_earlier_orders_leave_the_filter(sandbox, client):

@@ -32,6 +32,7 @@ __all__ = [
     "held_orders",
     "ignored_files",
     "known_order",
+    "known_orders",
     "mark_checked",
     "mark_step",
     "mark_unanswered",
@@ -42,13 +43,16 @@ __all__ = [
     "remember_order",
     "restamp_future_sends",
     "row_records",
+    "row_step_states",
     "sent_steps",
     "set_destination",
     "set_row",
     "set_sha",
+    "settle_rows",
     "step",
 ]
 
+IDS_PER_QUERY = 500  # well below SQLite's limit of bound parameters per statement
 MAX_CLAIMED_NAME_BYTES = 200
 """A claimed name must fit the 255-byte (ext4) and 255-character (NTFS) name limits."""
 
@@ -482,6 +486,46 @@ def held_orders(journal: Journal) -> list[HeldOrder]:
     return list(found.values())
 
 
+def row_step_states(journal: Journal, file_id: int) -> dict[int, list[tuple[str, str]]]:
+    """(action, state) of every step of every row of a file, in the order they were
+    planned (as `confirmed_step_names` orders them): one query for the whole file."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    for row in journal.query(
+        "SELECT row_number, action, state FROM steps WHERE file_id = ? "
+        "AND row_number IS NOT NULL ORDER BY id",
+        (file_id,),
+    ):
+        found.setdefault(int(row[0]), []).append((str(row[1]), str(row[2])))
+    return found
+
+
+def settle_rows(
+    journal: Journal,
+    file_id: int,
+    outcomes: Iterable[tuple[int, str, str, int]],
+    *,
+    planned: Iterable[int] = (),
+) -> None:
+    """Record many rows' final (row_number, outcome, message, calls) that needed no
+    step. `planned` are those of the rows that have planned-but-unsent steps: they are
+    dropped, as `forget_planned_steps` does before a row is planned again. The caller
+    holds the transaction."""
+    rows = sorted(set(planned))
+    for start in range(0, len(rows), IDS_PER_QUERY):
+        chunk = rows[start : start + IDS_PER_QUERY]
+        journal.execute(
+            "DELETE FROM steps WHERE file_id = ? AND state = 'planned' "
+            f"AND row_number IN ({', '.join('?' * len(chunk))})",
+            (file_id, *chunk),
+        )
+    for row, outcome, message, calls in outcomes:
+        journal.execute(
+            "UPDATE inbox_rows SET outcome = ?, message = ?, calls = ? "
+            "WHERE file_id = ? AND row_number = ?",
+            (outcome, message, calls, file_id, row),
+        )
+
+
 def confirmed_step_names(journal: Journal, file_id: int, row_number: int) -> list[str]:
     rows = journal.query(
         "SELECT action FROM steps WHERE file_id = ? AND row_number = ? "
@@ -498,8 +542,24 @@ def known_order(journal: Journal, order_id: int) -> KnownOrder | None:
     row = journal.query_one(
         "SELECT * FROM order_states WHERE order_id = ?", (order_id,)
     )
-    if row is None:
-        return None
+    return None if row is None else _known(row)
+
+
+def known_orders(journal: Journal, order_ids: Iterable[int]) -> dict[int, KnownOrder]:
+    """`known_order` for many orders in a few queries (chunks of `IDS_PER_QUERY`)."""
+    wanted = sorted(set(order_ids))
+    found: dict[int, KnownOrder] = {}
+    for start in range(0, len(wanted), IDS_PER_QUERY):
+        chunk = wanted[start : start + IDS_PER_QUERY]
+        marks = ", ".join("?" * len(chunk))
+        for row in journal.query(
+            f"SELECT * FROM order_states WHERE order_id IN ({marks})", chunk
+        ):
+            found[int(row["order_id"])] = _known(row)
+    return found
+
+
+def _known(row: Any) -> KnownOrder:
     info = row["delivery_info"]
     return KnownOrder(
         order_id=int(row["order_id"]),

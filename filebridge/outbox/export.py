@@ -414,8 +414,8 @@ def _fetch_into(
         updated_since=updated_since,
         page_size=options.page_size,
         with_=WITH_RELATIONS,
-        # The client re-reads a few records per page to survive shifts; the overlap
-        # must stay below the page size that the config allows to be small.
+        # Only a second pass (the list changed while paging) re-reads a few records
+        # per page; the overlap must stay below the page size the config allows.
         overlap=min(PAGE_OVERLAP, options.page_size - 1),
     ):
         if order.updated_at is not None:

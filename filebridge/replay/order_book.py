@@ -75,6 +75,11 @@ class OrderBook:
         self._facts[order_id] = facts
         return facts
 
+    def cached(self, order_id: int) -> OrderFacts | None:
+        """What this run already holds of the order, without asking the journal
+        (`replay.settled` reads the journal for many orders at once)."""
+        return self._facts.get(order_id)
+
     def fetch(self, order_id: int) -> OrderFacts:
         """GET the order (one call) and remember it."""
         return self.fetch_with(self._client, order_id)

@@ -68,6 +68,7 @@ from filebridge.journal import inbox as ledger
 from filebridge.replay.order_book import OrderBook
 from filebridge.replay.reconcile import StepInFlightError
 from filebridge.replay.row import RowOutcome, RowReplay, RowWork
+from filebridge.replay.settled import settle_rows
 from filebridge.selldone import SelldoneClient
 
 HALT_POLL_S = 0.05  # how soon a stop reaches senders waiting outside the limiter
@@ -211,9 +212,21 @@ class _FileReplay:
 
     def run(self, rows: Sequence[RowWork], concurrency: int) -> ReplayResult:
         calls_before = self.book.calls
+        every_row = rows
+        decided: set[int] = set()  # orders whose first row needed nothing
+        if self.stop is None or not self.stop.is_set():
+            # Rows that need no call, decided in bulk first (`replay.settled`).
+            settled = settle_rows(
+                self.journal, rows, file_id=self.file_id, prior=self.prior,
+                held=self.result.held.keys(), cached=self.book.cached,
+                on_row=self.on_row,
+            )  # fmt: skip
+            self.outcomes.update((o.row, o) for o in settled.outcomes)
+            decided = {o.order_id for o in settled.outcomes}
+            rows = settled.rest
         try:
             self.book.prefetch(
-                (w.order_id for w in rows), refresh=self._to_confirm(rows)
+                (w.order_id for w in rows), refresh=self._to_confirm(rows, decided)
             )
         except StopRequestedError:
             self.result.stopped = True
@@ -230,19 +243,26 @@ class _FileReplay:
             else:
                 self._in_parallel(lanes, min(concurrency, len(lanes)))
         self.result.outcomes = [
-            self.outcomes[w.row] for w in rows if w.row in self.outcomes
+            self.outcomes[w.row] for w in every_row if w.row in self.outcomes
         ]
         self.result.calls = self.book.calls - calls_before
         if self.failure is not None:
             raise self.failure
         return self.result
 
-    def _to_confirm(self, rows: Sequence[RowWork]) -> list[int]:
-        """Known orders whose remembered state a row must not be planned on."""
+    def _to_confirm(self, rows: Sequence[RowWork], decided: set[int]) -> list[int]:
+        """Known orders whose remembered state their first row must not be planned on.
+
+        Only the first row of each order: a later row plans on what the earlier ones
+        left (and reads then if it must), as the per-row replay always did. `decided`
+        orders had their first row settled in bulk (it needed nothing).
+        """
         wanted: set[int] = set()
+        looked = set(decided)
         for work in rows:
-            if work.order_id in wanted or work.order_id in self.result.held:
+            if work.order_id in looked or work.order_id in self.result.held:
                 continue
+            looked.add(work.order_id)
             facts = self.book.get(work.order_id)
             if (
                 facts is not None

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import partial
+from itertools import pairwise
 from types import TracebackType
 from typing import Any, Self
 
@@ -43,7 +44,11 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_RETRY_TIMEOUT_S = 120.0
 MAX_PAGE_SIZE = 250  # the API's maximum `limit`
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE
-PAGE_OVERLAP = 5  # records re-read at each page start, see `iter_orders`
+PAGE_OVERLAP = (
+    5  # records re-read at each page start of a second pass, see `iter_orders`
+)
+CHECK_MARGIN_S = 2  # the check call reaches this far before the first page's answer
+ALL_STATUSES: tuple[str, ...] = ("Open", "Reserved", "Payed", "Canceled", "COD")
 ORDER_TYPE = "PHYSICAL"
 DEFAULT_STATUSES: tuple[str, ...] = ("Payed",)
 DEFAULT_WITH: tuple[str, ...] = ("items", "buyer", "products")
@@ -199,28 +204,42 @@ class SelldoneClient:
 
         Offset paging over a list that changes under us can skip or repeat records, so:
 
-        * pages are sorted oldest-first (`sortBy=reserved_at&sortDesc=false`), so new
-          orders land at the end instead of shifting earlier pages;
-        * each next page starts `overlap` records before the previous page's end, so a
-          shift of up to `overlap` records (an order inserted earlier) loses nothing;
-        * orders are de-duplicated by id within the iteration (first sighting wins);
-        * if the `total` of the last page differs from the first page's, the set changed
-          while we paged (orders added, or removed so that later ones shifted back past
-          the overlap): one more de-duplicated pass from offset 0 picks up whatever was
-          skipped. That costs a second full pass in a busy shop; a third is not made;
+        * pages are sorted oldest-first (`sortBy=reserved_at&sortDesc=false`, ties
+          broken the same way on every call), so new orders land at the end instead of
+          shifting earlier pages; orders are de-duplicated by id (first sighting wins);
+        * the first pass does not overlap its pages: each record costs its one slot, so
+          n orders cost ceil(n / page_size) calls (`total` says where the end is, so no
+          empty page is needed);
+        * a record is missed only if the list changed behind the cursor: orders we
+          yielded left it (status no longer matching: later ones shift back past a page
+          boundary), or orders joined it there (paid meanwhile with an old
+          `reserved_at`). After a pass of more than one page, one **check call** lists
+          the orders of the *other* statuses updated since the first page was answered
+          (shop clock, `CHECK_MARGIN_S` earlier; every order that left after we saw it
+          is among them), newest first, so that a page that reaches back past that
+          moment holds them all even if the server ignored the `updated_at` filter. Then `missed = last total - (yielded - yielded that left)`
+          counts exactly the matching orders not yielded; if it is above 0 (or the
+          check could not see everything), one more pass re-reads, with `overlap`
+          records re-read at each page start, from the page where the earliest order
+          that left was found, less the number that left (from offset 0 if none
+          left); a third pass is not made.
+          Without a shop clock (no `Date` header) no check is made and
+          `last total - yielded > 0` alone asks for the second pass;
         * a pass stops on an empty page or when it reaches `total`. The offset always
-          advances (by at least one record), so a pass cannot loop on one page; if a
-          page has no `total`, a page that adds no new id also ends the pass (a server
-          that ignores `offset` would otherwise be paged forever). A page without new
-          ids is *not* a stop signal otherwise: in the second pass, and after records
-          moved back by more than a page, the unseen orders are further on.
+          advances, so a pass cannot loop on one page; if a page has no `total`, a page
+          that adds no new id also ends the pass (a server that ignores `offset` would
+          otherwise be paged forever), and no check can be counted.
 
-        Orders that change *after* they were yielded are not re-yielded; the export's
-        `updated_at` cursor with its look-back picks them up on the next run.
+        So a quiet shop costs ceil(n / page_size) calls plus the check call (none for a
+        single page): at most one over the minimum. Orders that change *after* they were
+        yielded are not re-yielded; an order that joined before the second pass's start
+        offset, and a late commit (an `updated_at` older than the pass), changed during
+        the run, so the export's cursor (capped at the run's start) and look-back fetch
+        them on the next run. A hard-deleted order would hide one miss from the count
+        (Selldone cancels orders, it does not delete them).
         """
         if not 0 <= overlap < page_size:
             raise ValueError("overlap must be >= 0 and smaller than page_size")
-        seen: set[int] = set()
         fetch = partial(
             self.list_orders,
             limit=page_size,
@@ -230,35 +249,44 @@ class SelldoneClient:
             sort_by="reserved_at",
             sort_desc=False,
         )
-        first_total: int | None = None
-        last_total: int | None = None
-        for pass_number in (1, 2):
-            offset = 0
-            while True:
-                page = fetch(offset=offset)
-                if first_total is None:
-                    first_total = page.total
-                last_total = page.total
-                fresh = [order for order in page.orders if order.id not in seen]
-                for order in fresh:
-                    seen.add(order.id)
-                    yield order
-                if not page.orders:
-                    break
-                end = offset + len(page.orders)
-                if page.total is not None and end >= page.total:
-                    break
-                if page.total is None and not fresh:
-                    break  # no total to stop at, and the server may ignore `offset`
-                offset = end - overlap if end - overlap > offset else end
-            if pass_number == 1 and first_total == last_total:
-                return
-            if pass_number == 1:
-                log.debug(
-                    "order total changed while paging (%s → %s); paging once more",
-                    first_total,
-                    last_total,
+        found_at: dict[int, int] = {}  # order id → offset of the page it was first in
+        paged = _Pass(fetch, found_at, overlap=0, clock=self.shop_now)
+        yield from paged.run(0)
+        if paged.pages <= 1 or paged.last_total is None:
+            return  # one page has no boundary to skip across; no total, no count
+        missed = paged.last_total - len(found_at)
+        start = 0
+        if paged.started is not None and missed <= 0:
+            others = [s for s in ALL_STATUSES if s not in set(statuses)]
+            left: list[int] = []
+            if others:
+                since = int(paged.started.timestamp()) - CHECK_MARGIN_S
+                if updated_since is not None:
+                    since = max(since, int(updated_since))
+                check = self.list_orders(
+                    offset=0,
+                    limit=MAX_PAGE_SIZE,
+                    statuses=others,
+                    updated_since=since,
+                    with_=(),
+                    sort_by="updated_at",
+                    sort_desc=True,
                 )
+                if not _sees_all_since(check, since):
+                    missed = 1  # cannot see every order that left: page again
+                left = [o.id for o in check.orders if o.id in found_at]
+            missed += len(left)
+            # records after the earliest one that left shifted back by at most len(left)
+            start = max(0, min((found_at[i] for i in left), default=0) - len(left))
+        if missed <= 0:
+            return
+        log.debug(
+            "%d matching order(s) not yielded (the list changed while paging); "
+            "paging once more from offset %d",
+            missed,
+            start,
+        )
+        yield from _Pass(fetch, found_at, overlap=overlap).run(start)
 
     def get_order(self, order_id: int) -> Order:
         """One order with its items; accepts `{"basket": …}`, `{"order": …}` or bare."""
@@ -339,3 +367,65 @@ class SelldoneClient:
         change = parse_body(StateChange, answer, "POST", path)
         change.raw = answer
         return change
+
+
+def _sees_all_since(page: OrdersPage, since: int) -> bool:
+    """Whether one page of the check call holds every order updated since `since`:
+    all matches are on it, or (a server that ignored the filter) it is newest first
+    and reaches back past `since`."""
+    if page.total is not None and page.total <= len(page.orders):
+        return True
+    stamps = [o.updated_at for o in page.orders]
+    if not stamps or any(stamp is None for stamp in stamps):
+        return False
+    known = [stamp for stamp in stamps if stamp is not None]
+    newest_first = all(a >= b for a, b in pairwise(known))
+    return newest_first and known[-1].timestamp() < since
+
+
+class _Pass:
+    """One offset pass over the sorted list, yielding ids not found before.
+
+    `started` is the shop's clock when the first page was answered (None without a
+    `Date` header); `pages` counts the calls; the totals are those of the first and
+    last page.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[..., OrdersPage],
+        found_at: dict[int, int],
+        *,
+        overlap: int,
+        clock: Callable[[], datetime | None] | None = None,
+    ) -> None:
+        self._fetch = fetch
+        self._found_at = found_at
+        self._overlap = overlap
+        self.pages = 0
+        self.started: datetime | None = None
+        self.first_total: int | None = None
+        self.last_total: int | None = None
+        self._clock = clock
+
+    def run(self, offset: int) -> Iterator[Order]:
+        """Page from `offset` to the end; see `SelldoneClient.iter_orders`."""
+        while True:
+            page = self._fetch(offset=offset)
+            self.pages += 1
+            if self.pages == 1:
+                self.first_total = page.total
+                self.started = self._clock() if self._clock is not None else None
+            self.last_total = page.total
+            fresh = [order for order in page.orders if order.id not in self._found_at]
+            for order in fresh:
+                self._found_at[order.id] = offset
+                yield order
+            if not page.orders:
+                return
+            end = offset + len(page.orders)
+            if page.total is not None and end >= page.total:
+                return
+            if page.total is None and not fresh:
+                return  # no total to stop at, and the server may ignore `offset`
+            offset = end - self._overlap if end - self._overlap > offset else end

@@ -23,6 +23,13 @@ them: str ids, Decimal money, aware datetimes), generated inside the timed part:
   measured before writing our own XLSX writer;
 * `pipeline csv` / `pipeline xlsx`: the whole export minus HTTP: order dicts parsed into
   `Order` models, mapped with the default preset, written (memory must stay flat).
+
+Then (`--list-orders`, default 20,000; 0 skips it; `--calls-only` runs only this) one
+real export (`run_export`, a real journal) of that many Payed orders from the embedded
+sandbox, with pages of 250: it prints the list calls the export made against the
+minimum, ceil(orders / 250) (`total` says where the end is, so no empty page is needed;
+target: at most one call more). Run it with `PYTHONPATH=<other checkout>` to count
+another version's client.
 """
 
 from __future__ import annotations
@@ -311,6 +318,55 @@ def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def list_calls(orders: int) -> tuple[int, int, float]:
+    """One real export of `orders` Payed orders: (list calls, orders exported, seconds)."""
+    from filebridge.config import build_settings
+    from filebridge.journal import Journal
+    from filebridge.outbox.export import run_export
+    from filebridge.sandbox import start_sandbox
+    from filebridge.selldone import SelldoneClient
+
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        start_sandbox(rate_per_minute=None) as box,
+    ):
+        payed = sum(1 for o in box.orders() if o["status"] == "Payed")
+        box.add_orders(max(0, orders - payed))
+        settings = build_settings(
+            {
+                "selldone": {
+                    "api_url": box.url,
+                    "shop_id": box.shop_id,
+                    "token": box.token,
+                },
+                "export": {"since": "2000-01-01", "page_size": 250},
+            },
+            base_dir=Path(folder),
+            environ={},
+        )
+        journal = Journal.open(Path(folder) / "journal.sqlite3")
+        box.clear_calls()
+        started = time.perf_counter()
+        with SelldoneClient(
+            box.url, box.shop_id, box.token, requests_per_minute=1_000_000
+        ) as client:
+            result = run_export(settings, client, journal, now=datetime.now(UTC))
+        seconds = time.perf_counter() - started
+        journal.close()
+        calls = [c for c in box.calls() if c.path.endswith("/baskets-PHYSICAL")]
+    return len(calls), result.orders, seconds
+
+
+def print_list_calls(orders: int) -> None:
+    calls, exported, seconds = list_calls(orders)
+    minimum = -(-orders // 250)
+    verdict = "ok" if calls <= minimum + 1 else "ABOVE TARGET"
+    print(
+        f"export of {orders:,} Payed orders ({exported:,} exported, {seconds:.1f} s): "
+        f"{calls} list calls, minimum {minimum} (target ≤ {minimum + 1}) {verdict}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -319,7 +375,19 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="rounds, candidates taking turns"
     )
+    parser.add_argument(
+        "--list-orders",
+        type=int,
+        default=20_000,
+        help="orders for the list-call count (0: skip it)",
+    )
+    parser.add_argument(
+        "--calls-only", action="store_true", help="only count the export's list calls"
+    )
     args = parser.parse_args()
+    if args.calls_only:
+        print_list_calls(args.list_orders)
+        return
     if args.one:
         print(json.dumps(measure_one(args.one, args.rows)))
         return
@@ -373,6 +441,8 @@ def main() -> None:
     ]
     if peaks:
         print(f"filebridge peak memory: {max(peaks):.1f} MB (target < 150 MB)")
+    if args.list_orders > 0:
+        print_list_calls(args.list_orders)
 
 
 if __name__ == "__main__":
