@@ -22,10 +22,41 @@ request matches twice. So the k-th status-0 call of a filter is the k-th drop ar
 for it. Counting processed writes per order and step, against the steps the ERP's rows
 need, gives doubled steps (more) and skipped ones (fewer), whatever order delayed
 requests were processed in.
+
+**Waiting behind an unrelated order** (`waited_behind_unrelated_s`, target 0). A doubtful
+write holds only its own order; no other row may wait for it. Measured per *row group*
+(the valid rows of one order O in one ERP file F; later rows of O in F wait behind O's
+own rows by design, so the group's first row is the one that can wait behind others):
+
+* `ready(F)` = when F was whole in the inbox (`ErpFile.written_at`) + the inbox's
+  `settle_seconds` (filebridge must wait that long for a file to be stable).
+* `end(F, O)` = the first API call naming O at or after `written_at` (the ERP never has
+  O in two unfinished files, so that call is for F), else when F was seen finished.
+* A *hold* of order P is `[a, a + write_settle_seconds]` for every write naming P whose
+  answer filebridge did not get: a dropped connection (status 0), a delay armed beyond
+  the client timeout, or a write that arrived at most `delay + 0.2 s` before a SIGKILL.
+  (This is the longest a correct bridge may keep P's later steps back; wider than the
+  real hold, so it can only over-count.)
+* *Idle*: the gap between two consecutive API calls (any order, any route), minus its
+  first `IDLE_SLACK_S` (the watcher's own cycle: debounce, poll, reading and moving a
+  file, journal commits), minus the parts *excused*: the watcher down or starting
+  (harness: kill/stop → start + startup), token revoked, inbox outage, the harness's
+  scripted episodes (budget wait, Retry-After pause, journal zeroed), the armed delay
+  of the call that opens the gap, and `RETRY_WAIT_S` after a call answered with a
+  non-200 status (the client's backoff or a `Retry-After`); and a whole gap after which
+  the next call would be at least the `budget_per_minute`-th within `BUDGET_SPAN_S`
+  (filebridge waited for its API budget).
+* The group's figure is the idle time inside `[ready, end]` that lies in a hold of some
+  order P != O and not in a hold of O itself. `waited_behind_unrelated_s` is the largest
+  over all groups; `max_row_wait_s` is the largest `end - ready` (any cause, for scale).
+
+A bridge that stops the inbox behind one held order idles for the whole settle time
+while other files are ready, which this counts; one that goes on shows no idle gap.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import csv
 import io
@@ -58,6 +89,17 @@ WRITE_FILTERS = ("state", "returned", "tracking")
 PROCESSABLE = ("Payed", "COD")
 MAX_PAGE = 250
 RESULT_SUFFIX = ".result.csv"
+IDLE_SLACK_S = 2.0
+"""Idle time per gap that is the watcher's own cycle, not waiting (module docstring)."""
+RETRY_WAIT_S = 6.0
+"""The client's longest backoff (5 s + 1 s jitter); the armed Retry-After is 1-2 s."""
+KILL_IN_FLIGHT_S = 0.2
+BEHIND_TOLERANCE_S = 1.0
+"""A row that idled this long behind an unrelated hold is a problem. Below it: a start
+slower than the harness's startup allowance, or slivers of float overlap; a row stalled
+behind a held order idles for `write_settle_seconds` - `IDLE_SLACK_S` (5 s here)."""
+BUDGET_SPAN_S = 61.0
+"""The limiter's window plus its margin, and a second for the clocks' jitter."""
 
 
 def call_filter(method: str, path: str) -> str | None:
@@ -111,6 +153,24 @@ class Evidence:
     initial: Mapping[int, tuple[str, tuple[str | None, str | None]]]
     erp: ErpLedger
     drops: DropLog
+    settle_seconds: float = 1.0
+    write_settle_seconds: float = 7.0
+    timeout_seconds: float = 4.0
+    excused: Sequence[tuple[float, float]] = ()
+    """Wall-time spans the harness made filebridge unable to work (module docstring)."""
+    kills_at: Sequence[float] = ()
+    delays: Sequence[ArmedDelay] = ()
+
+
+@dataclass(frozen=True)
+class ArmedDelay:
+    """A latency fault the harness armed: the next `times` matching calls sleep."""
+
+    armed_at: float
+    method: str | None
+    fragment: str | None
+    seconds: float
+    times: int
 
 
 @dataclass
@@ -143,6 +203,10 @@ class CheckReport:
     partial_files: int = 0
     leftover_temp_files: int = 0
     token_leaks: int = 0
+    waited_behind_unrelated_s: float = 0.0
+    rows_behind_unrelated: int = 0
+    row_groups_measured: int = 0
+    max_row_wait_s: float = 0.0
     problems: list[str] = field(default_factory=list)
 
     def problem(self, text: str) -> None:
@@ -160,6 +224,7 @@ def check(ev: Evidence) -> CheckReport:
     _check_rate(ev, report)
     _check_temp_files(ev, report)
     _check_token(ev, report)
+    _check_waits(ev, report)
     report.calls_by_status = dict(sorted(Counter(c.status for c in ev.calls).items()))
     models = ev.erp.models.values()
     report.api_calls_min = (
@@ -581,10 +646,151 @@ def _check_token(ev: Evidence, report: CheckReport) -> None:
             )
 
 
+# --- waiting behind an unrelated order -----------------------------------------------
+
+
+Span = tuple[float, float]
+
+
+def _merge(spans: Iterable[Span]) -> list[Span]:
+    out: list[Span] = []
+    for start, end in sorted(s for s in spans if s[1] > s[0]):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _subtract(spans: list[Span], cut: list[Span]) -> list[Span]:
+    """`spans` minus `cut` (both merged, sorted)."""
+    out: list[Span] = []
+    for start, end in spans:
+        pieces = [(start, end)]
+        for c0, c1 in cut:
+            if c1 <= start or c0 >= end:
+                continue
+            pieces = [
+                p
+                for a, b in pieces
+                for p in ((a, min(b, c0)), (max(a, c1), b))
+                if p[1] > p[0]
+            ]
+        out.extend(pieces)
+    return out
+
+
+def _intersect(spans: list[Span], other: list[Span]) -> list[Span]:
+    out: list[Span] = []
+    for a0, a1 in spans:
+        for b0, b1 in other:
+            lo, hi = max(a0, b0), min(a1, b1)
+            if hi > lo:
+                out.append((lo, hi))
+    return _merge(out)
+
+
+def _length(spans: Iterable[Span]) -> float:
+    return sum(b - a for a, b in spans)
+
+
+def _call_delays(ev: Evidence, calls: Sequence[Any]) -> list[float]:
+    """The armed delay each call slept (0 for most): the first matching armed delay."""
+    armed = sorted(ev.delays, key=lambda d: d.armed_at)
+    left = [d.times for d in armed]
+    out: list[float] = []
+    for call in calls:
+        slept = 0.0
+        for index, delay in enumerate(armed):
+            if left[index] <= 0 or delay.armed_at > call.at:
+                continue
+            if delay.method is not None and delay.method != call.method:
+                continue
+            if delay.fragment is not None and delay.fragment not in call.path:
+                continue
+            left[index] -= 1
+            slept = delay.seconds
+            break
+        out.append(slept)
+    return out
+
+
+def _check_waits(ev: Evidence, report: CheckReport) -> None:
+    calls = sorted(ev.calls, key=lambda c: c.at)
+    slept = _call_delays(ev, calls)
+    holds: dict[int, list[Span]] = defaultdict(list)
+    for call, delay in zip(calls, slept, strict=True):
+        name = call_filter(call.method, call.path)
+        order_id = basket_id(call.path)
+        if name not in WRITE_FILTERS or order_id is None:
+            continue
+        unanswered = call.status == 0 or delay >= ev.timeout_seconds
+        killed = any(
+            call.at <= k <= call.at + delay + KILL_IN_FLIGHT_S for k in ev.kills_at
+        )
+        if unanswered or killed:
+            holds[order_id].append((call.at, call.at + ev.write_settle_seconds))
+    merged_holds = {o: _merge(spans) for o, spans in holds.items()}
+    excused = list(ev.excused)
+    idle: list[Span] = []
+    times = [c.at for c in calls]
+    for i in range(len(calls) - 1):
+        start, end = calls[i].at, calls[i + 1].at
+        spent = i + 1 - bisect.bisect_right(times, end - BUDGET_SPAN_S)
+        if spent >= ev.budget_per_minute - 1:
+            continue  # the next call waited for the budget: not behind anyone
+        cut = slept[i] + (RETRY_WAIT_S if calls[i].status != 200 else 0.0)
+        lo = start + max(IDLE_SLACK_S, cut)
+        if end > lo:
+            idle.append((lo, end))
+    idle = _subtract(_merge(idle), _merge(excused))
+    first_call: dict[int, list[float]] = defaultdict(list)
+    for call in calls:
+        order_id = basket_id(call.path)
+        if order_id is not None:
+            first_call[order_id].append(call.at)
+    worst = 0.0
+    for file in ev.erp.files:
+        if file.unreadable or file.written_at is None:
+            continue
+        ready = file.written_at + ev.settle_seconds
+        for order_id in dict.fromkeys(r.order_id for r in file.rows if r.valid):
+            if order_id is None:
+                continue
+            later = [t for t in first_call.get(order_id, []) if t >= file.written_at]
+            ends = later[:1] + (
+                [file.finished_at] if file.finished_at is not None else []
+            )
+            if not ends:
+                continue
+            end = min(ends)
+            report.row_groups_measured += 1
+            report.max_row_wait_s = max(report.max_row_wait_s, end - ready)
+            if end <= ready:
+                continue
+            others = _merge(
+                s for o, spans in merged_holds.items() if o != order_id for s in spans
+            )
+            behind = _subtract(
+                _intersect(_intersect([(ready, end)], idle), others),
+                merged_holds.get(order_id, []),
+            )
+            waited = _length(behind)
+            if waited >= BEHIND_TOLERANCE_S:
+                report.rows_behind_unrelated += 1
+                report.problem(
+                    f"waits: {file.name} order {order_id} idled {waited:.1f} s behind "
+                    f"a held unrelated order (ready at {ready:.1f}, first call {end:.1f})"
+                )
+            worst = max(worst, waited)
+    report.waited_behind_unrelated_s = worst
+
+
 __all__ = [
     "FILTERS",
     "OUTBOX_HEADER_START",
     "WRITE_FILTERS",
+    "ArmedDelay",
     "CheckReport",
     "DropLog",
     "Evidence",

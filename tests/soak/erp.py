@@ -126,6 +126,10 @@ class ErpFile:
     copy_written: bool = False
     done: bool = False
     content: bytes = b""
+    written_at: float | None = None
+    """Wall time (time.time()) the first copy was whole in the inbox under its name."""
+    finished_at: float | None = None
+    """Wall time the ERP first saw `name` in archive/ or failed/ (looks every 0.3 s)."""
 
     def names(self) -> list[str]:
         return [self.name] + ([self.copy_name] if self.copy_name else [])
@@ -288,6 +292,8 @@ class ErpSimulator:
             for f in self.ledger.files:
                 if f.done or not f.written:
                     continue
+                if f.finished_at is None and f.name in names:
+                    f.finished_at = time.time()
                 if f.copy_name and not f.copy_written:
                     if f.copy_after_done and f.name in names:
                         self._start_writer(f, copy=True)
@@ -488,6 +494,7 @@ class ErpSimulator:
         with self._lock:
             if not copy:
                 file.written = True
+                file.written_at = time.time()
 
     def _count_retry(self) -> None:
         with self._lock:

@@ -18,6 +18,13 @@ One run:
    shop processed a write), the token revoked then restored (filebridge exits 4; it is
    restarted once the token works again), and the inbox folder renamed away and back
    (a share outage).
+   Scripted episodes among them (`Episodes`): a SIGKILL while the watcher waits for
+   its API budget (it is restarted with a budget the journal already shows spent) and
+   one during a `Retry-After` pause (a 429 armed, the kill once the log says it
+   pauses); restarts with the clock an hour back, then an hour ahead, then right
+   (`clock_child`, the injection of `tests/fake_clock.py`); and the journal zeroed
+   once while filebridge is stopped: the next start must refuse with exit 10, then
+   `filebridge journal restore` puts the backup back and the soak goes on.
 5. Drain: the ERP stops writing; the watcher gets SIGTERM in whatever state the chaos
    left it (it must exit 0); once no request is in flight the faults are cleared and a
    fresh watcher runs until every ERP file is finished and every paid order is
@@ -48,6 +55,7 @@ from filebridge.sandbox import Sandbox, start_sandbox
 from .checker import (
     FILTERS,
     WRITE_FILTERS,
+    ArmedDelay,
     CheckReport,
     DropLog,
     Evidence,
@@ -62,6 +70,12 @@ STARTUP_S = 4.0
 """A SIGTERM before this many seconds could arrive before the watcher's handler is set."""
 MAX_EXTRA_DELAY_S = 2.0
 """The longest armed delay exceeds the client timeout by at most this much."""
+JOURNAL_MISSING_EXIT = 10
+HOUR = 3600.0
+RETRY_AFTER_EPISODE_S = 8
+"""The Retry-After of the 429 armed for the kill during a pause."""
+LOG_WAIT_S = 12.0
+"""How long an episode waits for the log line that says the watcher waits."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,21 @@ class SoakConfig:
     revoke_length: tuple[float, float] = (1.0, 4.0)
     drain_seconds: float = 90.0
     erp: ErpSettings = field(default_factory=ErpSettings)
+    concurrency: int | None = None
+    """`[limits] concurrency` in the config when set (None: the key is not written)."""
+    episodes: bool = True
+    """The scripted episodes: kills during waits, clock jumps, the journal zeroed."""
+    clock_ahead: bool = True
+    """Include the forward jumps (an hour ahead, then from there back to the right
+    time, which from the hour-back start is also an hour ahead). False: the clock
+    stays an hour back after its jump. Forward jumps fail on the code of this commit:
+    `inbox.readiness.is_stable` counts a file's age from its mtime, which looks an
+    hour old to a clock an hour ahead, so a file still being written is taken at once
+    (half read: rows lost); and the API calls journalled before the jump look an hour
+    old, so the budget carried over is spent a second time (calls above the budget)."""
+    journal_stale_seconds: float = 0.0
+    """How long the watcher works after the backup the journal is restored from
+    (0: zeroed right after a clean stop, so the backup is current)."""
 
     @property
     def statuses(self) -> tuple[str, ...]:
@@ -111,6 +140,12 @@ class SoakFigures:
     rows_valid: int
     rows_invalid: int
     kills: int
+    kills_in_budget_wait: int
+    kills_in_retry_after: int
+    clock_jumps: int
+    journal_zeroed: int
+    journal_refusal_exit: int | None
+    journal_restored: int
     starts: int
     auth_exits: int
     faults: dict[str, int]
@@ -131,6 +166,10 @@ class SoakFigures:
     partial_files: int
     leftover_temp_files: int
     token_leaks: int
+    waited_behind_unrelated_s: float
+    rows_behind_unrelated: int
+    row_groups_measured: int
+    max_row_wait_s: float
     dropped_after_processing: int
     exit_codes: dict[int, int]
     final_exit: int | None
@@ -151,7 +190,17 @@ class SoakFigures:
                 "rows sent by the ERP",
                 f"{self.rows_valid} valid, {self.rows_invalid} invalid",
             ),
-            ("kills survived (SIGKILL)", str(self.kills)),
+            (
+                "kills survived (SIGKILL)",
+                f"{self.kills} ({self.kills_in_budget_wait} in a budget wait, "
+                f"{self.kills_in_retry_after} in a Retry-After pause)",
+            ),
+            ("clock jumps between starts (±1 h)", str(self.clock_jumps)),
+            (
+                "journal zeroed / refused with / restored",
+                f"{self.journal_zeroed} / exit {self.journal_refusal_exit} / "
+                f"{self.journal_restored}",
+            ),
             ("filebridge starts", f"{self.starts} (exit codes {exits})"),
             (
                 "token revocations (exit 4)",
@@ -177,6 +226,12 @@ class SoakFigures:
             ("ERP-visible partial files", str(self.partial_files)),
             ("temp files left behind", str(self.leftover_temp_files)),
             ("token leaks", str(self.token_leaks)),
+            (
+                "longest wait behind an unrelated order",
+                f"{self.waited_behind_unrelated_s:.1f} s ({self.rows_behind_unrelated} "
+                f"of {self.row_groups_measured} row groups)",
+            ),
+            ("longest row wait (any cause)", f"{self.max_row_wait_s:.1f} s"),
             ("drained before the deadline", "yes" if self.drained else "NO"),
             ("clean stop (SIGTERM) exit code", str(self.final_exit)),
             ("duration", f"{self.duration_s:.0f} s (seed {self.seed})"),
@@ -216,14 +271,42 @@ class Bridge:
         self.starts = 0
         self.exits: list[int] = []
         self._outputs: list[IO[bytes]] = []
+        self.offset = 0.0
+        self.last_offset = 0.0
+        self.clock_jumps = 0
 
-    def start(self) -> None:
+    def run_once(self, *args: str, timeout: float = 60.0) -> tuple[int | None, str]:
+        """Run one other filebridge command to its end; (exit code, stderr)."""
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "filebridge", *args],
+                cwd=self.workdir,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return None, "(timed out)"
+        return done.returncode, done.stderr.decode("utf-8", "replace")
+
+    def start(self, config: Path | None = None) -> None:
+        """Start `watch`; with `offset` set, its wall clock is moved (`clock_child`)."""
         self.starts += 1
         out = (self.logs / f"watch-{self.starts:03d}.out").open("wb")
         err = (self.logs / f"watch-{self.starts:03d}.err").open("wb")
         self._outputs = [out, err]
+        args = ["watch", "-c", str(config or self.config)]
+        if self.offset:
+            command = [sys.executable, "-m", "tests.soak.clock_child", str(self.offset)]
+        else:
+            command = [sys.executable, "-m", "filebridge"]
+        if self.offset != self.last_offset:
+            self.clock_jumps += 1
+        self.last_offset = self.offset
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "filebridge", "watch", "-c", str(self.config)],
+            [*command, *args],
             cwd=self.workdir,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -297,6 +380,7 @@ class FaultArmer:
         self.timeout = timeout
         self.kinds: Counter[str] = Counter()
         self.drops = DropLog()
+        self.delays: list[ArmedDelay] = []
 
     def _filter(
         self, *, writes_only: bool = False, allow_any: bool = True
@@ -349,6 +433,9 @@ class FaultArmer:
             else:
                 seconds = self.timeout + rng.uniform(0.5, MAX_EXTRA_DELAY_S)
                 times = 1
+            self.delays.append(
+                ArmedDelay(time.time(), method, fragment, seconds, times)
+            )
             faults.delay_next(
                 seconds, times=times, method=method, path_contains=fragment
             )
@@ -464,9 +551,22 @@ class Shop:
 # --- the run ---------------------------------------------------------------------------
 
 
-def write_config(workdir: Path, box: Sandbox, config: SoakConfig) -> Path:
+def write_config(
+    workdir: Path,
+    box: Sandbox,
+    config: SoakConfig,
+    *,
+    name: str = "filebridge.toml",
+    requests_per_minute: int | None = None,
+) -> Path:
     statuses = ", ".join(f'"{s}"' for s in config.statuses)
-    path = workdir / "filebridge.toml"
+    path = workdir / name
+    budget = requests_per_minute or config.requests_per_minute
+    concurrency = (
+        f"concurrency = {config.concurrency}\n"
+        if config.concurrency is not None
+        else ""
+    )
     path.write_text(
         f"""# The chaos soak's filebridge config (the token comes from SELLDONE_TOKEN).
 [selldone]
@@ -497,10 +597,12 @@ polling = {"true" if config.polling else "false"}
 empty_file_grace_seconds = 30
 
 [limits]
-requests_per_minute = {config.requests_per_minute}
-
+requests_per_minute = {budget}
+{concurrency}
 [log]
 level = "INFO"
+# One file for the whole soak: the harness reads it to see when the watcher waits.
+file_max_kb = 262144
 """,
         encoding="utf-8",
     )
@@ -556,10 +658,42 @@ class _Run:
         self.revoked = False
         self.last_restore = -math.inf
         self.outage_until: float | None = None
+        self.outage_began = 0.0
         self.revoke_until: float | None = None
         self.restart_at: float | None = 0.0
         self.problems: list[str] = []
+        self.kills_at: list[float] = []
+        self.excused: list[tuple[float, float]] = []
+        self.down_since: float | None = time.time()
+        self.kills_in_budget_wait = 0
+        self.kills_in_retry_after = 0
+        self.journal_zeroed = 0
+        self.journal_restored = 0
+        self.journal_refusal_exit: int | None = None
+        self.log_path = workdir / "state" / "filebridge.log"
         now = time.monotonic()
+        span = config.seconds
+        self.episodes: list[tuple[float, str]] = (
+            [
+                (now + span * f, name)
+                for f, name in (
+                    (0.2, "budget wait kill"),
+                    (0.3, "retry-after kill"),
+                    (0.4, "clock back"),
+                    (0.5, "clock ahead"),
+                    (0.6, "clock right"),
+                    (0.68, "journal zeroed"),
+                    (0.78, "budget wait kill"),
+                    (0.86, "retry-after kill"),
+                )
+            ]
+            if config.episodes
+            else []
+        )
+        if not config.clock_ahead:  # no forward jump: the clock stays an hour back
+            self.episodes = [
+                e for e in self.episodes if e[1] not in ("clock ahead", "clock right")
+            ]
         self.next_kill = now + self.rng.uniform(*config.kill_gap)
         self.next_fault = now + self.rng.uniform(*config.fault_gap)
         self.next_outage = now + self.rng.uniform(*config.outage_gap) * 0.6
@@ -571,9 +705,33 @@ class _Run:
 
     # -- supervision --------------------------------------------------------------------
 
+    def went_down(self) -> None:
+        if self.down_since is None:
+            self.down_since = time.time()
+
+    def start_bridge(self, config: Path | None = None) -> None:
+        """Start the watcher; the time it was down (and its startup) is excused."""
+        self.bridge.start(config)
+        if self.down_since is not None:
+            self.excused.append((self.down_since, time.time() + STARTUP_S))
+            self.down_since = None
+        self.restart_at = None
+        offset = f", clock {self.bridge.offset:+.0f} s" if self.bridge.offset else ""
+        self.log(f"filebridge started (#{self.bridge.starts}{offset})")
+
+    def sigkill(self, why: str = "") -> bool:
+        if not self.bridge.kill():
+            return False
+        self.kills += 1
+        self.kills_at.append(time.time())
+        self.went_down()
+        self.log("SIGKILL" + (f" {why}" if why else ""))
+        return True
+
     def supervise(self, now: float) -> None:
         code = self.bridge.reap()
         if code is not None:
+            self.went_down()
             self.log(f"filebridge exited {code}")
             if code == AUTH_EXIT:
                 self.auth_exits += 1
@@ -582,6 +740,11 @@ class _Run:
                         f"filebridge exited 4 (token refused) with a valid token: {self.bridge.stderr_tail()}"
                     )
                 self.restart_at = now + 0.5
+            elif code == JOURNAL_MISSING_EXIT:
+                self.problems.append(
+                    f"filebridge exited 10 (journal missing) unexpectedly: {self.bridge.stderr_tail()}"
+                )
+                self.restart_at = now + 1.0
             else:
                 self.problems.append(
                     f"filebridge exited {code} unexpectedly: {self.bridge.stderr_tail()}"
@@ -591,9 +754,115 @@ class _Run:
             return
         if self.revoked and self.bridge.exits and self.bridge.exits[-1] == AUTH_EXIT:
             return  # nothing works until the token is back; restart after the restore
-        self.bridge.start()
-        self.restart_at = None
-        self.log(f"filebridge started (#{self.bridge.starts})")
+        self.start_bridge()
+
+    # -- scripted episodes -------------------------------------------------------------
+
+    def episode(self, now: float) -> None:
+        """Run the next scripted episode once the watcher is up and the token works."""
+        if not self.episodes or now < self.episodes[0][0]:
+            return
+        if self.revoked or not self.bridge.running():
+            return
+        if now - self.bridge.started_at < STARTUP_S:
+            return
+        _, name = self.episodes.pop(0)
+        began = time.time()
+        self.log(f"episode: {name}")
+        if name == "budget wait kill":
+            self.kill_in_budget_wait()
+        elif name == "retry-after kill":
+            self.kill_in_retry_after()
+        elif name.startswith("clock"):
+            self.bridge.offset = {"back": -HOUR, "ahead": HOUR, "right": 0.0}[
+                name.split()[1]
+            ]
+            self.sigkill(f"to restart with the clock {name.split()[1]}")
+            self.start_bridge()
+        else:
+            self.zero_journal()
+        self.excused.append((began, time.time() + STARTUP_S))
+
+    def log_offset(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def wait_for_log(self, text: str, offset: int, timeout: float) -> bool:
+        """Whether `text` appears in filebridge's log after byte `offset` in time."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.bridge.running():
+            if self.log_path.exists():
+                with self.log_path.open("rb") as log:
+                    log.seek(offset)
+                    if text.encode() in log.read():
+                        return True
+            time.sleep(0.05)
+        return False
+
+    def kill_in_budget_wait(self) -> None:
+        """Restart with a budget the journal already shows (nearly) spent: the watcher
+        waits for it within a call or two; SIGKILL during that wait."""
+        recent = sum(1 for c in self.box.calls() if c.at > time.time() - 60.0)
+        tight = write_config(
+            self.workdir,
+            self.box,
+            self.config,
+            name="filebridge-tight.toml",
+            requests_per_minute=max(
+                1, min(self.config.requests_per_minute, recent + self.rng.randint(0, 2))
+            ),
+        )
+        self.sigkill("to restart with a spent budget")
+        offset = self.log_offset()
+        self.start_bridge(tight)
+        if self.wait_for_log("for the API budget", offset, LOG_WAIT_S):
+            time.sleep(self.rng.uniform(0.2, 0.8))
+            if self.sigkill("during a budget wait"):
+                self.kills_in_budget_wait += 1
+        else:
+            self.sigkill("(no budget wait seen)")
+        self.start_bridge()
+
+    def kill_in_retry_after(self) -> None:
+        """Arm a 429 with Retry-After; SIGKILL once the log says the watcher pauses."""
+        offset = self.log_offset()
+        self.box.faults.fail_next(429, retry_after=RETRY_AFTER_EPISODE_S)
+        self.faults.kinds["429 (episode)"] += 1
+        if self.wait_for_log("Selldone asked to wait", offset, LOG_WAIT_S):
+            time.sleep(self.rng.uniform(0.3, 1.5))
+            if self.sigkill("during a Retry-After pause"):
+                self.kills_in_retry_after += 1
+        self.restart_at = time.monotonic() + self.rng.uniform(0.0, 1.0)
+
+    def zero_journal(self) -> None:
+        """Stop cleanly (a backup), maybe work on, zero the journal, expect exit 10,
+        restore with `filebridge journal restore`, go on."""
+        self.terminate("before the journal is zeroed")
+        self.went_down()
+        if self.config.journal_stale_seconds > 0:
+            self.start_bridge()
+            time.sleep(STARTUP_S + self.config.journal_stale_seconds)
+            self.sigkill("after working past the backup")
+        journal = self.workdir / "state" / "filebridge.sqlite3"
+        leftovers = sorted(p.name for p in journal.parent.glob("filebridge.sqlite3-*"))
+        with journal.open("r+b") as handle:
+            handle.truncate(0)
+        self.journal_zeroed += 1
+        self.log(f"journal zeroed (beside it: {leftovers or 'nothing'})")
+        config = str(self.config_path)
+        code, err = self.bridge.run_once("watch", "-c", config, timeout=30.0)
+        self.journal_refusal_exit = code
+        self.log(f"start on the zeroed journal → exit {code}")
+        if code != JOURNAL_MISSING_EXIT:
+            self.problems.append(
+                f"a start on the zeroed journal exited {code}, not 10: {err[-400:]}"
+            )
+        code, err = self.bridge.run_once("journal", "restore", "-c", config)
+        self.log(f"filebridge journal restore → exit {code}")
+        if code == 0:
+            self.journal_restored += 1
+        else:
+            self.problems.append(f"journal restore exited {code}: {err[-400:]}")
+        self.start_bridge()
 
     # -- chaos ---------------------------------------------------------------------------
 
@@ -601,15 +870,14 @@ class _Run:
         config, rng = self.config, self.rng
         if now >= self.next_kill:
             self.next_kill = now + rng.uniform(*config.kill_gap)
-            if self.bridge.kill():
-                self.kills += 1
+            if self.sigkill():
                 self.restart_at = now + rng.uniform(0.0, 1.5)
-                self.log("SIGKILL")
         if now >= self.next_fault:
             self.next_fault = now + rng.uniform(*config.fault_gap)
             self.log(f"fault: {self.faults.arm_random(revoked=self.revoked)}")
         if self.outage_until is None and now >= self.next_outage:
             self.inbox.rename(self.offline)
+            self.outage_began = time.time()
             self.outages += 1
             self.outage_until = now + rng.uniform(*config.outage_length)
             self.log("inbox outage begins")
@@ -645,6 +913,7 @@ class _Run:
             if not any(self.inbox.iterdir()):
                 self.inbox.rmdir()
         self.offline.rename(self.inbox)
+        self.excused.append((self.outage_began, time.time() + 1.0))
         self.outage_until = None
         self.log("inbox outage ends")
 
@@ -668,6 +937,7 @@ class _Run:
             self.supervise(now)
             self.shop.tick(now - self.t0, now)
             self.chaos(now)
+            self.episode(time.monotonic())
             time.sleep(0.05)
         self.erp.stop_generating()
         self.shop.finish()
@@ -689,6 +959,7 @@ class _Run:
         if wait > 0:
             time.sleep(wait)
         code = self.bridge.terminate(timeout=60.0)
+        self.went_down()
         self.log(f"SIGTERM {when} → exit {code}")
         if code == AUTH_EXIT and time.monotonic() - self.last_restore < 30.0:
             self.auth_exits += 1  # it saw the revoked token before the SIGTERM
@@ -777,6 +1048,12 @@ def run_soak(
         initial=run.shop.initial,
         erp=run.erp.ledger,
         drops=run.faults.drops,
+        settle_seconds=config.settle_seconds,
+        write_settle_seconds=config.timeout_seconds + MAX_EXTRA_DELAY_S + 1.0,
+        timeout_seconds=config.timeout_seconds,
+        excused=run.excused,
+        kills_at=run.kills_at,
+        delays=run.faults.delays,
     )
     report = check(evidence)
     problems = run.problems + run.erp.errors + report.problems
@@ -812,6 +1089,8 @@ def _dump(folder: Path, calls: list[Any], run: _Run) -> None:
             "format": f.fmt,
             "mode": f.mode,
             "unreadable": f.unreadable,
+            "written_at": f.written_at,
+            "finished_at": f.finished_at,
             "rows": [
                 [r.ref, r.order_id, r.state, r.tracking, r.mistake, r.expect]
                 for r in f.rows
@@ -820,8 +1099,10 @@ def _dump(folder: Path, calls: list[Any], run: _Run) -> None:
         for f in run.erp.ledger.files
     ]
     drops = dict(run.faults.drops.after_processing)
+    waits = {"excused": run.excused, "kills_at": run.kills_at}
     (folder / "erp.json").write_text(
-        json.dumps({"files": files, "drops": drops}, indent=1), encoding="utf-8"
+        json.dumps({"files": files, "drops": drops, "waits": waits}, indent=1),
+        encoding="utf-8",
     )
 
 
@@ -846,6 +1127,12 @@ def _figures(
         rows_valid=report.rows_valid,
         rows_invalid=report.rows_invalid,
         kills=run.kills,
+        kills_in_budget_wait=run.kills_in_budget_wait,
+        kills_in_retry_after=run.kills_in_retry_after,
+        clock_jumps=run.bridge.clock_jumps,
+        journal_zeroed=run.journal_zeroed,
+        journal_refusal_exit=run.journal_refusal_exit,
+        journal_restored=run.journal_restored,
         starts=run.bridge.starts,
         auth_exits=run.auth_exits,
         faults=faults,
@@ -866,6 +1153,10 @@ def _figures(
         partial_files=report.partial_files,
         leftover_temp_files=report.leftover_temp_files,
         token_leaks=report.token_leaks,
+        waited_behind_unrelated_s=report.waited_behind_unrelated_s,
+        rows_behind_unrelated=report.rows_behind_unrelated,
+        row_groups_measured=report.row_groups_measured,
+        max_row_wait_s=report.max_row_wait_s,
         dropped_after_processing=report.dropped_after_processing,
         exit_codes=dict(Counter(run.bridge.exits)),
         final_exit=final,

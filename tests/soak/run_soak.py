@@ -35,6 +35,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cod", action="store_true", help="also export COD orders")
     parser.add_argument("--polling", action="store_true", help="inbox.polling = true")
     parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="write [limits] concurrency = N (default: not written)",
+    )
+    parser.add_argument(
+        "--journal-stale-seconds",
+        type=float,
+        default=0.0,
+        help="let the watcher work this long past the backup before the journal "
+        "is zeroed (default 0: zeroed right after a clean stop)",
+    )
+    parser.add_argument(
+        "--no-clock-ahead",
+        action="store_true",
+        help="no restart with the clock an hour ahead (see SoakConfig.clock_ahead)",
+    )
+    parser.add_argument(
+        "--no-episodes",
+        action="store_true",
+        help="no kills during waits, clock jumps or zeroed journal",
+    )
+    parser.add_argument(
         "--workdir", type=Path, default=None, help="default: a new temp folder"
     )
     args = parser.parse_args(argv)
@@ -51,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         export_cod=args.cod,
         polling=args.polling,
         drain_seconds=max(120.0, seconds * 0.5),
+        concurrency=args.concurrency,
+        journal_stale_seconds=args.journal_stale_seconds,
+        episodes=not args.no_episodes,
+        clock_ahead=not args.no_clock_ahead,
         erp=ErpSettings(file_gap=(gap * 0.5, gap * 1.5), max_in_flight=60),
     )
     command = "python -m tests.soak.run_soak " + " ".join(
