@@ -7,6 +7,7 @@ shop's clock. No wait may exceed its nominal length, and no order may be missed.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sqlite3
@@ -160,3 +161,27 @@ def test_status_dates_a_hold_sent_in_the_future_from_now_not_from_then():
     )  # fmt: skip
     text = "\n".join(report.lines())
     assert "settled on the first run after 2026-12-02 12:01:00 UTC" in text
+
+
+def test_a_clock_jumped_ahead_does_not_make_a_file_being_copied_look_settled(tmp_path):
+    """This machine's clock an hour ahead of the folder's (or a file server an hour
+    behind): a file written just now is an hour "old" by its mtime, yet it waits the
+    settle time by the folder's clock instead of being read half-copied."""
+    from filebridge.config import InboxSettings
+    from filebridge.inbox.readiness import ScanMemory
+    from filebridge.inbox.scan import scan_inbox
+
+    inbox = tmp_path / "inbox"
+    (inbox / ".processing").mkdir(parents=True)
+    (inbox / "copying.csv").write_text("order_id,state\n15000,Ord", encoding="utf-8")
+    rules = InboxSettings(settle_seconds=5)
+    ahead = lambda: time.time() + 3600  # noqa: E731
+    found = scan_inbox(inbox, rules, ScanMemory(), ahead)
+    assert found.ready == []
+    assert found.waiting == ["copying.csv"]
+    assert 0 < (found.next_check_in or 0) <= 5
+    assert list((inbox / ".processing").iterdir()) == []  # the probe is gone
+    # By the folder's clock the file does settle: an old file is taken.
+    old = time.time() - 60
+    os.utime(inbox / "copying.csv", (old, old))
+    assert scan_inbox(inbox, rules, ScanMemory(), ahead).ready == ["copying.csv"]

@@ -8,6 +8,12 @@ how to save them as .xlsx or CSV, instead of lying in the inbox forever. Truly f
 files (a `.pdf`) stay, and are listed in `Readiness.ignored` with why.
 A file that is complete but cannot be opened (a Windows
 sharing violation) waits: "later", never "failed".
+
+A file's age is judged by the folder's own clock, never by this machine's alone: the
+mtimes come from whoever stamps them (a file server whose clock is behind, or this
+machine before its clock jumped ahead), so each scan stamps a probe file of its own in
+`inbox/.processing/` (removed at once) and reads the folder's "now" off it. Without
+that, a file still being copied would look an hour old and be read half-written.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from pathlib import Path
 
 from filebridge.config import InboxSettings
 from filebridge.errors import StorageError
+from filebridge.inbox.moves import PROCESSING_DIR
 from filebridge.inbox.readiness import (
     Readiness,
     ScanMemory,
@@ -35,6 +42,8 @@ __all__ = ["scan_inbox"]
 log = logging.getLogger(__name__)
 
 TAKEN_SUFFIXES = (*SUPPORTED_SUFFIXES, *REFUSED_SUFFIXES)
+CLOCK_PROBE = ".clock"  # in inbox/.processing/: written, read and removed by each scan
+MIN_CLOCK_OFFSET_S = 2.0  # below this, the folder's clock is ours (FAT's mtime is 2 s)
 
 
 def scan_inbox(
@@ -50,14 +59,17 @@ def scan_inbox(
     if the folder cannot be listed.
     """
     ignored: list[tuple[str, str]] = []
-    first = observe(_listing(inbox, memory, ignored), memory.snapshot, clock())
+    offset = _folder_clock_offset(inbox, clock(), memory)
+    first = observe(
+        _shifted(_listing(inbox, memory, ignored), offset), memory.snapshot, clock()
+    )
     second_raw: dict[str, tuple[int, float]] = {}
     for name in first:
         try:
             st = (inbox / name).stat(follow_symlinks=False)
         except FileNotFoundError:
             continue
-        second_raw[name] = (st.st_size, st.st_mtime)
+        second_raw[name] = (st.st_size, st.st_mtime + offset)
     now = clock()
     second = observe(second_raw, first, now)
     memory.snapshot = second
@@ -71,6 +83,42 @@ def scan_inbox(
         empty_grace_seconds=rules.empty_file_grace_seconds,
     )
     return replace(found, ignored=tuple(ignored))
+
+
+def _folder_clock_offset(inbox: Path, now: float, memory: ScanMemory) -> float:
+    """This machine's clock minus the inbox folder's, in whole seconds (0 below 2 s,
+    or when the probe cannot be written: a dry run before `.processing/` exists)."""
+    folder = inbox / PROCESSING_DIR
+    if not folder.is_dir():
+        return 0.0
+    probe = folder / CLOCK_PROBE
+    try:
+        probe.write_bytes(b"filebridge: the inbox folder's clock\n")
+        stamp = probe.stat().st_mtime
+        probe.unlink()
+    except OSError:
+        return 0.0
+    offset = now - stamp
+    if abs(offset) < MIN_CLOCK_OFFSET_S:
+        return 0.0
+    if CLOCK_PROBE not in memory.reported and abs(offset) >= 60:
+        memory.reported.add(CLOCK_PROBE)
+        log.warning(
+            "the inbox folder's clock is %.0f s %s this machine's; file ages are "
+            "judged by the folder's clock",
+            abs(offset),
+            "behind" if offset > 0 else "ahead of",
+        )
+    return float(round(offset))
+
+
+def _shifted(
+    looks: dict[str, tuple[int, float]], offset: float
+) -> dict[str, tuple[int, float]]:
+    """mtimes on this machine's clock (see `_folder_clock_offset`)."""
+    if not offset:
+        return looks
+    return {name: (size, mtime + offset) for name, (size, mtime) in looks.items()}
 
 
 def _listing(
