@@ -80,6 +80,8 @@ def make_limiter(
 
 
 LAST_START_KEY = "ratelimit.last_start"
+LAST_START_MONOTONIC_KEY = "ratelimit.last_start_monotonic"
+CLOCK_JUMP_S = 2.0  # wall and monotonic clocks may drift apart this much (NTP slewing)
 UNANSWERED_KEY = "ratelimit.unanswered"
 
 
@@ -98,8 +100,8 @@ def share_budget(limiter: RateLimiter, journal: Journal) -> None:
     they were written) are clamped to now, in the journal too, so they count for one
     window from now and then age out: no wait exceeds one window.
     """
-    now = datetime.now(UTC)
     now_clock = time.monotonic()
+    now = _anchored_now(journal, datetime.now(UTC), now_clock)
     span = timedelta(seconds=limiter.window_seconds + limiter.margin_seconds)
     horizon = now - span
     clamped = journal.execute(
@@ -135,7 +137,42 @@ def share_budget(limiter: RateLimiter, journal: Journal) -> None:
     limiter.preload(now_clock - (now - m).total_seconds() for m in moments)
     if moments:
         log.info("%d API calls of earlier runs count against this minute", len(moments))
-    limiter.on_start = lambda: journal.set_meta(LAST_START_KEY, utc_now_iso())
+
+    def note_start() -> None:
+        journal.set_meta(LAST_START_KEY, utc_now_iso())
+        journal.set_meta(LAST_START_MONOTONIC_KEY, repr(time.monotonic()))
+
+    limiter.on_start = note_start
+
+
+def _anchored_now(journal: Journal, now: datetime, now_clock: float) -> datetime:
+    """ "Now" on the clock the journal's call times were written with.
+
+    The last start is kept with the monotonic clock's reading too (the same for every
+    process until the machine restarts). If the wall clock moved since by more than
+    the monotonic clock did, it jumped (ahead, or back): the stored times are judged
+    from the last start plus the real time passed, so calls made a second ago still
+    count after an hour's jump ahead. After a restart (the monotonic clock is behind
+    the stored reading), or with nothing stored, the wall clock is all there is.
+    """
+    last = _moment(journal.get_meta(LAST_START_KEY))
+    try:
+        last_clock = float(journal.get_meta(LAST_START_MONOTONIC_KEY) or "nan")
+    except ValueError:
+        return now
+    if last is None or not last_clock <= now_clock:
+        return now
+    anchored = last + timedelta(seconds=now_clock - last_clock)
+    jump = (now - anchored).total_seconds()
+    if abs(jump) > CLOCK_JUMP_S:
+        log.warning(
+            "this machine's clock moved %.0f s %s since the last API call (by the "
+            "monotonic clock); the API budget is counted by the real time passed",
+            abs(jump),
+            "ahead" if jump > 0 else "back",
+        )
+        return anchored
+    return now
 
 
 def _moment(text: object) -> datetime | None:

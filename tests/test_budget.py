@@ -62,3 +62,30 @@ def test_a_call_in_flight_when_a_process_died_still_counts(tmp_path: Path) -> No
     with pytest.raises(_WouldWaitError):
         second.acquire()
     assert waits
+
+
+def test_a_clock_jumped_ahead_between_runs_still_counts_the_last_minutes_calls(
+    tmp_path: Path,
+) -> None:
+    """Three calls a second ago, then the wall clock jumped an hour ahead: by the wall
+    they are an hour old, by the monotonic clock (kept with the last start) they are
+    not, so the new limiter's 3-per-minute budget is still spent."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from filebridge.jobs import LAST_START_KEY, LAST_START_MONOTONIC_KEY
+
+    limiter, waits = limiter_recording_waits(3)
+    before_jump = datetime.now(UTC) - timedelta(hours=1)
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        for _ in range(3):
+            journal.record_api_call(
+                "GET", "/shops/1/process-center/baskets-PHYSICAL", 200,
+                before_jump.isoformat(),
+            )  # fmt: skip
+        journal.set_meta(LAST_START_KEY, before_jump.isoformat())
+        journal.set_meta(LAST_START_MONOTONIC_KEY, repr(time.monotonic() - 1.0))
+        share_budget(limiter, journal)
+    with pytest.raises(_WouldWaitError):
+        limiter.acquire()
+    assert 55 < waits[0] <= 61
