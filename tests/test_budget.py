@@ -38,7 +38,7 @@ def test_calls_journalled_in_the_last_minute_use_up_the_new_limiters_budget(
         share_budget(limiter, journal)
     with pytest.raises(_WouldWaitError):
         limiter.acquire()
-    assert 55.0 < waits[0] <= 60.2
+    assert 55.0 < waits[0] <= 61.1  # window + margin
 
 
 def test_a_fresh_journal_leaves_the_whole_budget(tmp_path: Path) -> None:
