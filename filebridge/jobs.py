@@ -32,6 +32,7 @@ from filebridge.errors import (
 from filebridge.folders import require_folders
 from filebridge.inbox import PROCESSING_DIR, RESULT_SUFFIX, InboxResult, run_inbox
 from filebridge.journal import Journal, utc_now_iso
+from filebridge.journal import inbox as ledger
 from filebridge.locking import single_instance
 from filebridge.log import redact
 from filebridge.outbox import ExportResult, run_export
@@ -101,8 +102,12 @@ def share_budget(limiter: RateLimiter, journal: Journal) -> None:
     window from now and then age out: no wait exceeds one window.
     """
     now_clock = time.monotonic()
-    now = _anchored_now(journal, datetime.now(UTC), now_clock)
+    now = datetime.now(UTC)
     span = timedelta(seconds=limiter.window_seconds + limiter.margin_seconds)
+    jump = _clock_jump(journal, now, now_clock)
+    if jump:
+        before = now - timedelta(seconds=jump)  # now, on the clock before the jump
+        _translate_recent_times(journal, jump, since=before - span - span)
     horizon = now - span
     clamped = journal.execute(
         "UPDATE api_calls SET at = ? WHERE at > ?", (now.isoformat(), now.isoformat())
@@ -145,34 +150,61 @@ def share_budget(limiter: RateLimiter, journal: Journal) -> None:
     limiter.on_start = note_start
 
 
-def _anchored_now(journal: Journal, now: datetime, now_clock: float) -> datetime:
-    """ "Now" on the clock the journal's call times were written with.
+def _clock_jump(journal: Journal, now: datetime, now_clock: float) -> float:
+    """Seconds the wall clock moved beyond the real time passed since the last start.
 
     The last start is kept with the monotonic clock's reading too (the same for every
     process until the machine restarts). If the wall clock moved since by more than
-    the monotonic clock did, it jumped (ahead, or back): the stored times are judged
-    from the last start plus the real time passed, so calls made a second ago still
-    count after an hour's jump ahead. After a restart (the monotonic clock is behind
-    the stored reading), or with nothing stored, the wall clock is all there is.
+    the monotonic clock did, it jumped (ahead, or back). 0 after a restart (the
+    monotonic clock is behind the stored reading), with nothing stored, or within
+    `CLOCK_JUMP_S`.
     """
     last = _moment(journal.get_meta(LAST_START_KEY))
     try:
         last_clock = float(journal.get_meta(LAST_START_MONOTONIC_KEY) or "nan")
     except ValueError:
-        return now
+        return 0.0
     if last is None or not last_clock <= now_clock:
-        return now
-    anchored = last + timedelta(seconds=now_clock - last_clock)
-    jump = (now - anchored).total_seconds()
-    if abs(jump) > CLOCK_JUMP_S:
-        log.warning(
-            "this machine's clock moved %.0f s %s since the last API call (by the "
-            "monotonic clock); the API budget is counted by the real time passed",
-            abs(jump),
-            "ahead" if jump > 0 else "back",
-        )
-        return anchored
-    return now
+        return 0.0
+    jump = (now - last).total_seconds() - (now_clock - last_clock)
+    return jump if abs(jump) > CLOCK_JUMP_S else 0.0
+
+
+def _translate_recent_times(journal: Journal, jump: float, *, since: datetime) -> None:
+    """Move the journal's recent times onto the wall clock as it is now.
+
+    The calls of the last minutes (the API budget), the steps in doubt (their settle
+    time) and the last start: written on the clock before the jump, they are judged
+    by the real time passed, so calls a second old still count after an hour's jump
+    ahead, and a write still running in the shop is not taken for an old one.
+    """
+    shift = timedelta(seconds=jump)
+    log.warning(
+        "this machine's clock moved %.0f s %s since the last API call (by the "
+        "monotonic clock); the journal's recent times are moved with it",
+        abs(jump),
+        "ahead" if jump > 0 else "back",
+    )
+    with journal.atomic():
+        for row in journal.query(
+            "SELECT rowid AS n, at FROM api_calls WHERE at >= ?", (since.isoformat(),)
+        ):
+            moment = _moment(row["at"])
+            if moment is not None:
+                journal.execute(
+                    "UPDATE api_calls SET at = ? WHERE rowid = ?",
+                    ((moment + shift).isoformat(), row["n"]),
+                )
+        ledger.shift_doubtful_sends(journal, jump)
+        last = _moment(journal.get_meta(LAST_START_KEY))
+        if last is not None:
+            journal.set_meta(LAST_START_KEY, (last + shift).isoformat())
+        unanswered = [
+            (m + shift).isoformat()
+            for m in map(_moment, json.loads(journal.get_meta(UNANSWERED_KEY) or "[]"))
+            if m is not None
+        ]
+        journal.set_meta(UNANSWERED_KEY, json.dumps(unanswered))
 
 
 def _moment(text: object) -> datetime | None:

@@ -187,3 +187,48 @@ def test_a_clock_jumped_ahead_does_not_make_a_file_being_copied_look_settled(tmp
     old = time.time() - 60
     os.utime(inbox / "copying.csv", (old, old))
     assert scan_inbox(inbox, rules, ScanMemory(), ahead).ready == ["copying.csv"]
+
+
+def test_a_clock_jumped_ahead_between_runs_does_not_age_a_write_still_in_the_shop(
+    tmp_path,
+):
+    """A write left `sent` a second ago by a killed run, then the clock jumped an hour
+    ahead: the next run must not take it for an hour-old write the shop is done with
+    (and send it again while the shop may still apply the first): its order is held
+    for the settle time. Found by the soak: a delivery-returned applied twice."""
+    from datetime import UTC, datetime, timedelta
+
+    from filebridge.jobs import LAST_START_KEY, LAST_START_MONOTONIC_KEY, share_budget
+    from filebridge.journal import inbox as ledger
+    from filebridge.journal.store import Journal
+    from filebridge.replay.order_book import OrderFacts
+    from filebridge.replay.reconcile import StepInFlightError, reconcile_sent_steps
+    from filebridge.selldone.ratelimit import RateLimiter
+
+    before_jump = datetime.now(UTC) - timedelta(hours=1)
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        record = ledger.begin_claim(journal, "s.csv", tmp_path, "2026-01-01")
+        with journal.atomic():
+            ledger.record_rows(journal, record.id, [(2, 7, "pending", "")])
+            ledger.plan_step(
+                journal, "k", file_id=record.id, row_number=2, order_id=7,
+                action="delivery-returned", payload={"kind": "delivery-returned"},
+            )  # fmt: skip
+            ledger.mark_step(journal, "k", "sent")
+        journal.execute("UPDATE steps SET sent_at = ?", (before_jump.isoformat(),))
+        journal.set_meta(LAST_START_KEY, before_jump.isoformat())
+        journal.set_meta(LAST_START_MONOTONIC_KEY, repr(time.monotonic() - 1.0))
+        share_budget(RateLimiter(80), journal)  # the next run's start
+        reads: list[int] = []
+
+        def fetch() -> OrderFacts:
+            reads.append(7)
+            return OrderFacts("SentOrder", None, None, True)  # not returned yet
+
+        with pytest.raises(StepInFlightError) as held:
+            reconcile_sent_steps(
+                journal, file_id=record.id, row=2, order_id=7, fetch=fetch,
+                sent=[], in_flight_grace=60.0,
+            )  # fmt: skip
+        assert 50 < held.value.seconds <= 60
+        assert ledger.step(journal, "k").state == "sent"  # not planned again

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -425,6 +426,21 @@ def restamp_future_sends(journal: Journal, file_id: int, row_number: int) -> int
         (now, file_id, row_number, now),
     )
     return int(cursor.rowcount)
+
+
+def shift_doubtful_sends(journal: Journal, seconds: float) -> int:
+    """Move the send times of every `sent` step by `seconds` (the clock jumped between
+    runs by that much: `jobs.share_budget`), so their settle time counts in real time."""
+    rows = journal.query(
+        "SELECT id, sent_at FROM steps WHERE state = 'sent' AND sent_at IS NOT NULL"
+    )
+    for row in rows:
+        moment = datetime.fromisoformat(str(row["sent_at"]))
+        journal.execute(
+            "UPDATE steps SET sent_at = ? WHERE id = ?",
+            ((moment + timedelta(seconds=seconds)).isoformat(), row["id"]),
+        )
+    return len(rows)
 
 
 def mark_checked(journal: Journal, key: str) -> None:

@@ -11,6 +11,7 @@ with the first request: a write the client gave up on may still be running there
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -20,9 +21,25 @@ from filebridge.replay.fulfilment import ActionKind, parse_state
 from filebridge.replay.order_book import OrderFacts
 from filebridge.selldone import FULFILMENT_SEQUENCE, FulfilmentState
 
-__all__ = ["StepInFlightError", "reconcile_sent_steps", "shows_step"]
+__all__ = ["StepInFlightError", "note_sent", "reconcile_sent_steps", "shows_step"]
 
 log = logging.getLogger(__name__)
+
+_SENT_HERE: dict[str, float] = {}
+"""Idempotency key → monotonic time, for the steps this process sent: their age is
+the monotonic clock's, whatever the wall clock did since."""
+
+
+def note_sent(key: str) -> None:
+    """The step's request is leaving now (called right after it is journalled `sent`)."""
+    now = time.monotonic()
+    if len(_SENT_HERE) >= _SENT_HERE_MAX:  # a watcher runs for months: forget old ones
+        for old in [k for k, at in _SENT_HERE.items() if now - at > 3600]:
+            del _SENT_HERE[old]
+    _SENT_HERE[key] = now
+
+
+_SENT_HERE_MAX = 10_000
 
 
 class StepInFlightError(Exception):
@@ -118,9 +135,16 @@ def reconcile_sent_steps(
 def _age(record: ledger.StepRecord, now: datetime) -> float:
     """Seconds since the step's request left (0 if the journal has no time).
 
-    Never negative: a `sent_at` in the future (the clock went back since) counts as
-    "just sent", so the wait is at most the grace, never the grace plus the jump.
+    A step this process sent is aged by the monotonic clock. Otherwise never negative:
+    a `sent_at` in the future (the clock went back since) counts as "just sent", so the
+    wait is at most the grace, never the grace plus the jump; and a clock jumped
+    *ahead* between runs has been taken out of the stored times (`jobs.share_budget`,
+    measured by the monotonic clock), so a write still running in the shop is not
+    taken for an old one and sent again.
     """
+    here = _SENT_HERE.get(record.key)
+    if here is not None:
+        return max(0.0, time.monotonic() - here)
     if record.sent_at is None:
         return 0.0
     return max(0.0, (now - datetime.fromisoformat(record.sent_at)).total_seconds())

@@ -37,7 +37,7 @@ from filebridge.replay.fulfilment import (
     without_returned,
 )
 from filebridge.replay.order_book import OrderBook, OrderFacts
-from filebridge.replay.reconcile import reconcile_sent_steps, shows_step
+from filebridge.replay.reconcile import note_sent, reconcile_sent_steps, shows_step
 from filebridge.selldone import FulfilmentState, SelldoneClient, SendHook
 
 __all__ = ["RowOutcome", "RowReplay", "RowWork", "StopSignal", "step_key"]
@@ -318,6 +318,8 @@ class RowReplay:
         def mark(state: str) -> None:
             with self.journal.atomic():
                 ledger.mark_step(self.journal, key, state)
+            if state == "sent":
+                note_sent(key)
 
         def maybe(message: str) -> None:
             self.ambiguous.add(key)
