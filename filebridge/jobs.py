@@ -7,6 +7,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -82,6 +83,7 @@ def make_limiter(
 
 LAST_START_KEY = "ratelimit.last_start"
 LAST_START_MONOTONIC_KEY = "ratelimit.last_start_monotonic"
+RECENT_STARTS_KEY = "ratelimit.recent_starts"
 CLOCK_JUMP_S = 2.0  # wall and monotonic clocks may drift apart this much (NTP slewing)
 UNANSWERED_KEY = "ratelimit.unanswered"
 
@@ -123,6 +125,15 @@ def share_budget(limiter: RateLimiter, journal: Journal) -> None:
         ((horizon - timedelta(seconds=1)).isoformat(),),
     )
     starts = [m for m in (_moment(row["at"]) for row in rows) if m is not None]
+    noted = [
+        m
+        for m in map(_moment, json.loads(journal.get_meta(RECENT_STARTS_KEY) or "[]"))
+        if m is not None
+    ]
+    if noted:
+        # Every start of the last processes (answered or not), noted as it was made:
+        # the complete list, where the journalled calls miss those in flight.
+        starts = [min(m, now) for m in noted]
     unanswered = [
         min(moment, now)
         for moment in map(_moment, json.loads(journal.get_meta(UNANSWERED_KEY) or "[]"))
@@ -143,9 +154,22 @@ def share_budget(limiter: RateLimiter, journal: Journal) -> None:
     if moments:
         log.info("%d API calls of earlier runs count against this minute", len(moments))
 
+    recent: deque[str] = deque(
+        (m.isoformat() for m in sorted(moments)), maxlen=limiter.per_window
+    )
+    lock = threading.Lock()
+
     def note_start() -> None:
-        journal.set_meta(LAST_START_KEY, utc_now_iso())
-        journal.set_meta(LAST_START_MONOTONIC_KEY, repr(time.monotonic()))
+        # Every start, not only the last: with several senders, several requests may
+        # be in flight when the process is killed, and none of them is journalled yet.
+        with lock:
+            stamp = utc_now_iso()
+            recent.append(stamp)
+            starts_json = json.dumps(list(recent))
+            with journal.atomic():
+                journal.set_meta(LAST_START_KEY, stamp)
+                journal.set_meta(LAST_START_MONOTONIC_KEY, repr(time.monotonic()))
+                journal.set_meta(RECENT_STARTS_KEY, starts_json)
 
     limiter.on_start = note_start
 
@@ -205,6 +229,14 @@ def _translate_recent_times(journal: Journal, jump: float, *, since: datetime) -
             if m is not None
         ]
         journal.set_meta(UNANSWERED_KEY, json.dumps(unanswered))
+        noted = [
+            (m + shift).isoformat()
+            for m in map(
+                _moment, json.loads(journal.get_meta(RECENT_STARTS_KEY) or "[]")
+            )
+            if m is not None
+        ]
+        journal.set_meta(RECENT_STARTS_KEY, json.dumps(noted))
 
 
 def _moment(text: object) -> datetime | None:

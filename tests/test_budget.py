@@ -89,3 +89,21 @@ def test_a_clock_jumped_ahead_between_runs_still_counts_the_last_minutes_calls(
     with pytest.raises(_WouldWaitError):
         limiter.acquire()
     assert 55 < waits[0] <= 61
+
+
+def test_starts_in_flight_at_a_kill_still_count_for_the_next_process(
+    tmp_path: Path,
+) -> None:
+    """Three senders start requests and the process dies before any answer is
+    journalled: all three starts (not only the last) count against the next
+    process's 3-per-minute budget."""
+    with Journal.open(tmp_path / "j.sqlite3") as journal:
+        first = RateLimiter(10)
+        share_budget(first, journal)
+        for _ in range(3):
+            first.acquire()  # three requests leave; no answer is journalled
+        limiter, waits = limiter_recording_waits(3)
+        share_budget(limiter, journal)
+    with pytest.raises(_WouldWaitError):
+        limiter.acquire()
+    assert 55 < waits[0] <= 61.1
