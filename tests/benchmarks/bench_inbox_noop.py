@@ -43,36 +43,6 @@ def peak_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def config(folder: Path, box: Any) -> Path:
-    path = folder / "filebridge.toml"
-    path.write_text(
-        f"""
-[selldone]
-api_url = "{box.url}"
-shop_id = {box.shop_id}
-token = "{box.token}"
-
-[folders]
-inbox = "inbox"
-outbox = "outbox"
-archive = "archive"
-failed = "failed"
-state = "state"
-
-[inbox]
-settle_seconds = 0
-polling = true
-
-[limits]
-requests_per_minute = 1000000
-""",
-        encoding="utf-8",
-    )
-    for name in ("inbox", "outbox", "archive", "failed", "state"):
-        (folder / name).mkdir()
-    return path
-
-
 def measure(rows: int, work: int, profile: bool) -> dict[str, Any]:
     """One pass in this process (called in a fresh child)."""
     from filebridge.config import load_settings
@@ -81,6 +51,7 @@ def measure(rows: int, work: int, profile: bool) -> dict[str, Any]:
     from filebridge.journal import inbox as ledger
     from filebridge.sandbox import start_sandbox
     from filebridge.selldone import SelldoneClient
+    from tests.inbox_support import write_config
 
     noop = rows - work
     with (
@@ -88,7 +59,7 @@ def measure(rows: int, work: int, profile: bool) -> dict[str, Any]:
         start_sandbox(rate_per_minute=None) as box,
     ):
         folder = Path(name)
-        settings = load_settings(config(folder, box))
+        settings = load_settings(write_config(folder, box, polling=True))
         worked = [o["id"] for o in box.add_orders(work)]
         with Journal.open(settings.journal_path) as journal:
             with journal.atomic():
