@@ -93,11 +93,9 @@ def share_budget(limiter: RateLimiter, journal: Journal) -> None:
 
     A fresh limiter would begin with a full budget, so back-to-back runs, or a watcher
     restarted after a crash, could spend twice the budget in one window. The new one
-    counts the calls the journal holds for the last window. A call is journalled only
-    after its answer, so the start of every call is also noted before it is sent
-    (`LAST_START_KEY`): a start newer than every journalled call belonged to a process
-    that died with that call in flight, and is kept (`UNANSWERED_KEY`) for later
-    processes too.
+    counts the request starts of the last window (`_earlier_starts`): every start is
+    noted before its request is sent, so requests in flight when a process died count
+    too (a call is journalled only after its answer).
 
     Clock-proof: times stored "in the future" (this machine's clock went back since
     they were written) are clamped to now, in the journal too, so they count for one
@@ -120,36 +118,10 @@ def share_budget(limiter: RateLimiter, journal: Journal) -> None:
             "counted as made now",
             clamped,
         )
-    rows = journal.query(
-        "SELECT at FROM api_calls WHERE at >= ?",
-        ((horizon - timedelta(seconds=1)).isoformat(),),
-    )
-    starts = [m for m in (_moment(row["at"]) for row in rows) if m is not None]
-    noted = [
-        m
-        for m in map(_moment, json.loads(journal.get_meta(RECENT_STARTS_KEY) or "[]"))
-        if m is not None
-    ]
-    if noted:
-        # Every start of the last processes (answered or not), noted as it was made:
-        # the complete list, where the journalled calls miss those in flight.
-        starts = [min(m, now) for m in noted]
-    unanswered = [
-        min(moment, now)
-        for moment in map(_moment, json.loads(journal.get_meta(UNANSWERED_KEY) or "[]"))
-        if moment is not None and moment > horizon
-    ]
-    last = _moment(journal.get_meta(LAST_START_KEY))
-    if last is not None and last > now:
-        last = now
-        journal.set_meta(LAST_START_KEY, now.isoformat())
-    covered = any(s >= last for s in starts) if last is not None else True
-    if last is not None and last > horizon and not covered and last not in unanswered:
-        unanswered.append(last)
-    journal.set_meta(UNANSWERED_KEY, json.dumps([m.isoformat() for m in unanswered]))
+    starts = _earlier_starts(journal, now, horizon)
     # A stored time in the future (this machine's clock went back since) counts as
     # "just now": no wait can exceed one window, whatever the clock did.
-    moments = [min(m, now) for m in [*starts, *unanswered] if m > horizon]
+    moments = [min(m, now) for m in starts if m > horizon]
     limiter.preload(now_clock - (now - m).total_seconds() for m in moments)
     if moments:
         log.info("%d API calls of earlier runs count against this minute", len(moments))
@@ -172,6 +144,44 @@ def share_budget(limiter: RateLimiter, journal: Journal) -> None:
                 journal.set_meta(RECENT_STARTS_KEY, starts_json)
 
     limiter.on_start = note_start
+
+
+def _earlier_starts(
+    journal: Journal, now: datetime, horizon: datetime
+) -> list[datetime]:
+    """The request starts of earlier processes since `horizon`.
+
+    Every start is noted as it is made (`RECENT_STARTS_KEY`, the last `per_window`),
+    answered or not: the complete list, where the journalled calls miss the requests
+    in flight when a process died. A journal from before that note counts its
+    journalled calls, plus the last start if no call covers it (`UNANSWERED_KEY`).
+    """
+    noted = [
+        m
+        for m in map(_moment, json.loads(journal.get_meta(RECENT_STARTS_KEY) or "[]"))
+        if m is not None
+    ]
+    if noted:
+        return noted
+    rows = journal.query(
+        "SELECT at FROM api_calls WHERE at >= ?",
+        ((horizon - timedelta(seconds=1)).isoformat(),),
+    )
+    starts = [m for m in (_moment(row["at"]) for row in rows) if m is not None]
+    unanswered = [
+        min(moment, now)
+        for moment in map(_moment, json.loads(journal.get_meta(UNANSWERED_KEY) or "[]"))
+        if moment is not None and moment > horizon
+    ]
+    last = _moment(journal.get_meta(LAST_START_KEY))
+    if last is not None and last > now:
+        last = now
+        journal.set_meta(LAST_START_KEY, now.isoformat())
+    covered = any(s >= last for s in starts) if last is not None else True
+    if last is not None and last > horizon and not covered and last not in unanswered:
+        unanswered.append(last)
+    journal.set_meta(UNANSWERED_KEY, json.dumps([m.isoformat() for m in unanswered]))
+    return [*starts, *unanswered]
 
 
 def _clock_jump(journal: Journal, now: datetime, now_clock: float) -> float:
