@@ -19,15 +19,27 @@ FOLDERS_HINT = "Check [folders] in the config and the share's permissions."
 
 
 def ensure_folder(
-    folder: Path, *, what: str = "the folder", hint: str = FOLDERS_HINT
+    folder: Path,
+    *,
+    what: str = "the folder",
+    hint: str = FOLDERS_HINT,
+    parents: bool = True,
 ) -> None:
-    """Create `folder` (and its parents) unless it exists.
+    """Create `folder` (and, with `parents`, its parents) unless it exists.
 
     `what` names the folder in the message ("the outbox folder"); `hint` says what to
-    check.
+    check. A sub-folder of a configured folder is made with `parents=False`: when the
+    share drops between a check and the mkdir, the parent must not come back as an
+    empty local folder that the ERP never sees (the failure is a StorageError instead).
     """
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=parents, exist_ok=True)
+    except FileNotFoundError as exc:
+        raise StorageError(
+            f"Cannot create {what} {folder}: {folder.parent} does not exist or is "
+            "unreachable.",
+            hint=hint,
+        ) from exc
     except OSError as exc:
         raise StorageError(
             f"Cannot create {what} {folder}: {exc.strerror or exc}.", hint=hint

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from filebridge.errors import StorageError
 from filebridge.inbox.readiness import (
     FileStat,
     ScanMemory,
@@ -281,6 +282,25 @@ def test_watch_inbox_folder_vanishing_is_not_fatal(sandbox, watched, caplog):
         assert run.watcher.observer is not None
     assert any("reachable again" in m for m in caplog.messages)
     assert run.thread.is_alive() is False
+
+
+def test_inbox_gone_after_its_check_is_not_recreated(sandbox, tmp_path, monkeypatch):
+    """The share drops between the pass's check and `.processing/`'s mkdir: the pass
+    fails as unreachable and leaves no empty local inbox behind (found by the soak)."""
+    settings = make_settings(tmp_path, sandbox, settle_seconds=0.0)
+    inbox = settings.folders.inbox
+    shutil.rmtree(inbox)
+    real_is_dir = Path.is_dir
+    monkeypatch.setattr(
+        Path, "is_dir", lambda self: self == inbox or real_is_dir(self)
+    )  # the check saw the folder; it is gone when the pass goes on
+    with (
+        Journal.open(settings.journal_path) as journal,
+        make_client(settings) as client,
+        pytest.raises(StorageError, match="unreachable"),
+    ):
+        run_inbox(settings, client, journal, now=datetime.now(UTC), memory=ScanMemory())
+    assert not os.path.exists(inbox)
 
 
 def test_watch_unreadable_file_does_not_stop_watcher(sandbox, watched):

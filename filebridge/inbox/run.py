@@ -43,6 +43,8 @@ __all__ = ["FileReport", "InboxResult", "run_inbox"]
 
 log = logging.getLogger(__name__)
 
+INBOX_UNREACHABLE_HINT = "Check [folders] inbox and that the share is connected."
+
 
 @dataclass
 class InboxResult:
@@ -121,14 +123,20 @@ def run_inbox(
     if not folders.inbox.is_dir():
         raise StorageError(
             f"The inbox folder {folders.inbox} does not exist or is unreachable.",
-            hint="Check [folders] inbox and that the share is connected.",
+            hint=INBOX_UNREACHABLE_HINT,
         )
     if dry_run:
         ready = _scan(settings, result, memory, clock)
         result.planned, result.calls = plan_pass(files, folders.inbox, ready)
         return result
     processing = folders.inbox / PROCESSING_DIR
-    for folder in (processing, folders.archive, folders.failed):
+    ensure_folder(
+        processing,
+        what="the inbox's work folder",
+        hint=INBOX_UNREACHABLE_HINT,
+        parents=False,
+    )
+    for folder in (folders.archive, folders.failed):
         ensure_folder(folder)
     for open_claim in ledger.open_claims(journal):
         if open_claim.id not in memory.swept_claims:

@@ -40,6 +40,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -906,12 +907,10 @@ class _Run:
             self.problems.append(
                 f"the inbox folder was re-created during an outage (holding {leftovers})"
             )
-            for path in self.inbox.iterdir():
-                target = self.offline / path.name
-                if not target.exists():
-                    path.rename(target)
-            if not any(self.inbox.iterdir()):
-                self.inbox.rmdir()
+            clashes = _merge_folder(self.inbox, self.offline)
+            if clashes:
+                self.problems.append(f"files lost in that merge: {clashes}")
+            shutil.rmtree(self.inbox)
         self.offline.rename(self.inbox)
         self.excused.append((self.outage_began, time.time() + 1.0))
         self.outage_until = None
@@ -1165,3 +1164,17 @@ def _figures(
         workdir=run.workdir,
         problems=problems,
     )
+
+
+def _merge_folder(source: Path, target: Path) -> list[str]:
+    """Move what `source` holds into `target` (sub-folders merged); the clashing names."""
+    clashes: list[str] = []
+    for path in source.iterdir():
+        dest = target / path.name
+        if path.is_dir() and dest.is_dir():
+            clashes.extend(_merge_folder(path, dest))
+        elif dest.exists():
+            clashes.append(str(path))
+        else:
+            path.rename(dest)
+    return clashes
