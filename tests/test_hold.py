@@ -8,6 +8,7 @@ time.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from filebridge.cli_text import inbox_summary
@@ -24,8 +25,9 @@ SETTLE_S = 120.0  # the doubtful step stays doubtful for the whole test
 def test_hold_one_doubtful_order_lets_29_rows_and_a_second_file_through(
     tmp_path, sandbox
 ):
-    """30 rows for 30 orders, the first order's write in doubt: the next run applies
-    the other 29 rows and a second file; only the held order's rows wait; exit 1."""
+    """30 rows for 30 orders, the first order's write dropped unanswered: the same run
+    applies the other 29 rows, the next one a second file; only the held order's rows
+    wait; exit 1 both times."""
     settings = make_settings(
         tmp_path, sandbox, timeout_seconds=2.0, write_settle_seconds=SETTLE_S
     )
@@ -38,11 +40,11 @@ def test_hold_one_doubtful_order_lets_29_rows_and_a_second_file_through(
         [[i, "OrderConfirm"] for i in first],
     )
     sandbox.faults.drop_next(method="POST", path_contains=f"/{doubtful}/state")
-    killed = run_once(settings)
-    assert killed.exit_code == 5  # the dropped write: "maybe applied", the run stops
-    assert killed.inbox is not None
-    # The other senders (limits.concurrency) go on until the failure halts them.
-    assert killed.inbox.rows_applied < 29
+    dropped = run_once(settings)
+    assert dropped.exit_code == 1  # finished, but an order is held
+    assert dropped.inbox is not None
+    assert set(dropped.inbox.held) == {doubtful}
+    assert dropped.inbox.rows_applied == 29  # the drop held one order, not the run
 
     write_csv(
         tmp_path / "inbox" / "b-more.csv",
@@ -79,3 +81,32 @@ def test_hold_one_doubtful_order_lets_29_rows_and_a_second_file_through(
     lines = "\n".join(status.lines())
     assert "held orders:        1" in lines
     assert f"order {doubtful}: OrderConfirm (a-statuses.csv row 2)" in lines
+
+
+def test_a_dropped_write_with_the_api_gone_still_stops_the_run(tmp_path, sandbox):
+    """A drop is only one order's problem while the API answers: when the look at the
+    order cannot be made either, the run stops as unavailable (exit 5); the next run
+    settles the step by reading and every order gets each step once."""
+    settle = 1.0  # the settle time is at least the timeout
+    settings = make_settings(
+        tmp_path, sandbox, timeout_seconds=settle, write_settle_seconds=settle
+    )
+    ids = [o["id"] for o in sandbox.add_orders(8)]
+    write_csv(
+        tmp_path / "inbox" / "a.csv", HEADER, [[i, "PreparingOrder"] for i in ids]
+    )
+    doubtful = ids[0]
+    sandbox.faults.drop_next(method="POST", path_contains=f"/{doubtful}/state")
+    sandbox.faults.fail_next(503, times=100, method="GET", path_contains=f"/{doubtful}")
+    stopped = run_once(settings)
+    assert stopped.exit_code == 5
+    assert stopped.inbox is not None
+    assert stopped.inbox.unavailable is not None
+
+    sandbox.faults.clear()
+    time.sleep(settle + 0.2)
+    done = run_once(settings)
+    assert done.exit_code == 0
+    for order_id in ids:
+        assert sandbox.get_order(order_id)["delivery_state"] == "PreparingOrder"
+    assert_no_skip_no_repeat(sandbox, dict.fromkeys(ids, "CheckQueue"))

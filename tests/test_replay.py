@@ -358,7 +358,10 @@ def test_replay_write_that_outlives_the_client_timeout_is_not_sent_twice(
     ) as impatient:
         assert impatient.write_settle == 3.0
         first = replay_rows(impatient, journal, work, file_id=file_id, file_sha=SHA)
-        assert first.unavailable is not None  # timed out: maybe applied
+        # Timed out: maybe applied. One GET does not show it yet: the order is held.
+        assert first.unavailable is None
+        assert set(first.held) == {order["id"]}
+        assert first.retry_in is not None
         # At once, the order does not show it yet, but the request is still running.
         second = replay_rows(impatient, journal, work, file_id=file_id, file_sha=SHA)
         assert second.retry_in is not None
@@ -405,7 +408,8 @@ def test_replay_write_answered_with_an_error_is_looked_at_by_its_answer(
 def test_replay_returned_whose_answer_was_lost_is_applied_not_rejected(
     sandbox, client, journal, tracking
 ):
-    """delivery-returned lands but its answer is lost: the rerun reports it applied (D2)."""
+    """delivery-returned lands but its answer is lost: one GET shows it, and the same
+    run reports it applied (D2); nothing is sent twice, a rerun sends nothing."""
     order = sandbox.add_order(delivery_state="SentOrder")
     work = rows((order["id"], FulfilmentRequest(returned=True, tracking_code=tracking)))
     file_id = register(journal, work)
@@ -415,12 +419,13 @@ def test_replay_returned_whose_answer_was_lost_is_applied_not_rejected(
     first = replay_rows(
         client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=0
     )
-    assert [o.outcome for o in first.outcomes] == ["pending"]
+    assert [o.outcome for o in first.outcomes] == ["applied"]
+    assert "delivery-returned" in first.outcomes[0].message
     second = replay_rows(
         client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=0
     )
     assert [o.outcome for o in second.outcomes] == ["applied"]
-    assert "delivery-returned" in second.outcomes[0].message
+    assert second.calls == 0
     returned = [c for c in sandbox.calls() if "delivery-returned" in c.path]
     assert len(returned) == 1
     assert sandbox.get_order(order["id"])["delivery_state"] == "PreparingOrder"
@@ -428,10 +433,11 @@ def test_replay_returned_whose_answer_was_lost_is_applied_not_rejected(
     assert tracked.get("tracking_code") == tracking
 
 
-def test_replay_dropped_connection_leaves_rows_pending_then_completes(
+def test_replay_dropped_connection_past_its_settle_time_is_looked_for_and_resent(
     sandbox, client, journal
 ):
-    """A dropped write is unsure: rows stay pending; the next run reconciles, no double POST."""
+    """A dropped write is unsure: one GET (the API is up, the order does not show it)
+    and, with no settle time left, one resend in the same run; no double POST."""
     orders = [sandbox.add_order() for _ in range(2)]
     work = rows(
         *[(o["id"], FulfilmentRequest(state=S.PREPARING_ORDER)) for o in orders]
@@ -443,12 +449,11 @@ def test_replay_dropped_connection_leaves_rows_pending_then_completes(
     first = replay_rows(
         client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=0
     )
-    assert first.unavailable is not None
-    assert [o.outcome for o in first.outcomes] == ["pending", "pending"]
-    second = replay_rows(
-        client, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=0
-    )
-    assert [o.outcome for o in second.outcomes] == ["applied", "applied"]
+    assert first.unavailable is None
+    assert [o.outcome for o in first.outcomes] == ["applied", "applied"]
+    dropped = [c for c in sandbox.calls() if f"{orders[0]['id']}" in c.path]
+    # read, the dropped OrderConfirm, the look, OrderConfirm again, PreparingOrder
+    assert [c.method for c in dropped] == ["GET", "POST", "GET", "POST", "POST"]
     assert_no_skip_no_repeat(sandbox, {o["id"]: "CheckQueue" for o in orders})
     assert {sandbox.get_order(o["id"])["delivery_state"] for o in orders} == {
         "PreparingOrder"

@@ -104,6 +104,7 @@ class RowReplay:
         self.stop = stop
         self.sent: list[str] = ledger.confirmed_step_names(journal, file_id, work.row)
         self.ambiguous: set[str] = set()  # steps an attempt of which may have applied
+        self.doubted: set[str] = set()  # steps looked for after an unanswered attempt
 
     def key(self, action: Action) -> str:
         return step_key(self.file_sha, self.work.row, self.work.order_id, action.name)
@@ -238,7 +239,10 @@ class RowReplay:
                 raise
             except ApiUnavailableError as exc:
                 self._unanswered(key, action, exc)
-                raise
+                if exc.fate is not RequestFate.MAY_BE_RUNNING or key in self.doubted:
+                    raise  # the shop answered (it is failing), or a second time
+                self.doubted.add(key)
+                return self._look_after_doubt(action)
             except ApiError as exc:
                 self._unanswered(key, action, exc)
                 raise
@@ -375,6 +379,31 @@ class RowReplay:
             else before.delivery_info
         )
         return OrderFacts(state, before.tracking, info, before.fresh)
+
+    def _look_after_doubt(self, action: Action) -> Plan:
+        """A write left without an answer (a dropped connection, a timeout, a gateway's
+        502/504) holds its order, not the run: one GET says whether the API is still
+        there (if not, `ApiUnavailableError` stops the run as before) and whether the
+        order already shows the step (applied: the row goes on, re-planned). Otherwise
+        the step may still be running in the shop, and `StepInFlightError` holds this
+        order until the settle time while every other order goes on."""
+        log.warning(
+            "order %d: %s got no answer; reading the order to see whether it was "
+            "applied (row %d)",
+            self.work.order_id,
+            action.describe(),
+            self.work.row,
+        )
+        reconcile_sent_steps(
+            self.journal,
+            file_id=self.file_id,
+            row=self.work.row,
+            order_id=self.work.order_id,
+            fetch=self._fetch,
+            sent=self.sent,
+            in_flight_grace=self.in_flight_grace,
+        )
+        return self._plan(self.book.get(self.work.order_id) or self._fetch())
 
     def _unanswered(self, key: str, action: Action, exc: ApiError) -> None:
         """The request ended without a usable answer; the row stays pending.

@@ -38,8 +38,11 @@ What a resumed file must re-read (remembered states a plan must not rest on) is
 confirmed in bulk, with the unknown orders, through the list endpoint
 (`OrderBook.prefetch`); single GETs are left for orders the list did not hold.
 
-Errors: `ApiRejectedError` (404, 422, app errors) rejects one row; `ApiUnavailableError`
-leaves this row and the rest of the file pending (returned, not raised, as
+Errors: `ApiRejectedError` (404, 422, app errors) rejects one row; a write left without
+an answer is looked for at once by `replay.row` and, if the order does not show it yet,
+holds its order (`StepInFlightError`) like any doubtful step; `ApiUnavailableError`
+(the API kept failing, or that look failed too) leaves this row and the rest of the file
+pending (returned, not raised, as
 `ReplayResult.unavailable`); `AuthError` restores the in-flight step to `planned` (a
 401/403 is answered before anything is applied) and is re-raised at once.
 
