@@ -1,13 +1,14 @@
 """The API budget at any latency: a 60-order backlog replayed at 80 requests/minute.
 
     python tests/benchmarks/bench_budget.py [--orders 60] [--latency 0 0.5 1 2]
-        [--concurrency N] [--resume-after 20] [--no-resume]
+        [--concurrency N] [--resume-after 20] [--no-resume] [--file-per-order]
 
 For each latency, a fresh embedded sandbox (80 requests per 60 s, every answer
 `latency` seconds late: half on the way in, half out) holds `orders` paid orders in
-CheckQueue, and one inbox file asks for SentOrder with a tracking code for each: four
-writes per order (OrderConfirm, PreparingOrder, SentOrder, the tracking PUT), so the
-minimum is 4 × orders calls. `python -m filebridge inbox` runs as a real process.
+CheckQueue, and one inbox file (or, with `--file-per-order`, one file per order, as
+an ERP that writes a file per shipment) asks for SentOrder with a tracking code for
+each: four writes per order (OrderConfirm, PreparingOrder, SentOrder, the tracking
+PUT), so the minimum is 4 × orders calls. `python -m filebridge inbox` runs as a real process.
 
 Printed per case, from the sandbox's own call log (arrival times):
 
@@ -88,7 +89,9 @@ def budget_used(arrivals: list[float]) -> float | None:
     return sum(1 for at in arrivals if at < end) / (minutes * PER_MINUTE)
 
 
-def prepare(root: Path, box: Sandbox, orders: int, concurrency: int | None) -> Path:
+def prepare(
+    root: Path, box: Sandbox, orders: int, concurrency: int | None, per_order: bool
+) -> Path:
     extra = "" if concurrency is None else f"concurrency = {concurrency}"
     config = write_config(root, box, timeout_seconds=30.0, extra=extra)
     text = config.read_text(encoding="utf-8").replace(
@@ -96,10 +99,13 @@ def prepare(root: Path, box: Sandbox, orders: int, concurrency: int | None) -> P
     )
     config.write_text(text, encoding="utf-8")
     ids = [o["id"] for o in box.add_orders(orders)]
-    with (root / "inbox" / "shipped.csv").open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["order_id", "state", "tracking_code"])
-        writer.writerows([i, "SentOrder", f"TRK{i}"] for i in ids)
+    files = [[i] for i in ids] if per_order else [ids]
+    for number, batch in enumerate(files, 1):
+        name = f"shipped-{number:04d}.csv" if per_order else "shipped.csv"
+        with (root / "inbox" / name).open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["order_id", "state", "tracking_code"])
+            writer.writerows([i, "SentOrder", f"TRK{i}"] for i in batch)
     return config
 
 
@@ -123,12 +129,13 @@ def measure(
     orders: int,
     concurrency: int | None,
     resume_after: float | None,
+    per_order: bool = False,
 ) -> Case:
     with (
         tempfile.TemporaryDirectory() as folder,
         start_sandbox(orders=0, rate_per_minute=PER_MINUTE) as box,
     ):
-        config = prepare(Path(folder), box, orders, concurrency)
+        config = prepare(Path(folder), box, orders, concurrency, per_order)
         box.options.latency_seconds = latency
         box.clear_calls()
         started = time.monotonic()
@@ -162,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--resume-after", type=float, default=20.0)
     parser.add_argument("--no-resume", action="store_true")
+    parser.add_argument(
+        "--file-per-order",
+        action="store_true",
+        help="one inbox file per order (an ERP that writes a file per shipment)",
+    )
     args = parser.parse_args(argv)
     print(
         "| case | latency | wall | calls | 429s | max calls/60 s | budget used | exit |"
@@ -169,7 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     cases = []
     for latency in args.latency:
-        case = measure("backlog", latency, args.orders, args.concurrency, None)
+        case = measure(
+            "a file per order" if args.file_per_order else "backlog",
+            latency,
+            args.orders,
+            args.concurrency,
+            None,
+            args.file_per_order,
+        )
         cases.append(case)
         print(case.row(), flush=True)
     if not args.no_resume:
@@ -179,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             args.orders,
             args.concurrency,
             args.resume_after,
+            args.file_per_order,
         )
         print(case.row(), flush=True)
         cases.append(case)
