@@ -8,6 +8,7 @@ per-request latency the spans are long enough for overlaps to show.
 from __future__ import annotations
 
 import itertools
+import os
 import signal
 import sqlite3
 import subprocess
@@ -136,6 +137,81 @@ def test_rows_of_one_order_stay_in_file_order_beside_other_orders(
     ]
     assert steps.index("PUT") > steps.index("PreparingOrder")
     assert sandbox.get_order(target)["delivery_info"]["tracking_code"] == "TRK-LAST"
+
+
+def drop_in_order(inbox: Path, files: list[list[list[object]]]) -> list[str]:
+    """One CSV per entry, arriving one second apart (mtimes) in list order; the names."""
+    base = time.time() - 100
+    names = []
+    for number, rows in enumerate(files):
+        name = f"ship-{99 - number:02d}.csv"  # names against arrival order
+        path = write_csv(inbox / name, HEADER, rows)
+        os.utime(path, (base + number, base + number))
+        names.append(name)
+    return names
+
+
+def test_a_file_per_order_replays_the_orders_side_by_side(
+    sandbox, settings, client, journal
+):
+    """An ERP that writes one file per shipment: 12 one-row files, 0.2 s per answer.
+    The orders of the files overlap (the budget is not left idle), each order's
+    writes stay in sequence, and every file is archived once, in arrival order."""
+    ids = [o["id"] for o in sandbox.add_orders(12)]
+    names = drop_in_order(
+        settings.folders.inbox, [[[i, "SentOrder", f"TRK{i}"]] for i in ids]
+    )
+    sandbox.options.latency_seconds = LATENCY_S
+    sandbox.clear_calls()
+    result = run_inbox(settings, client, journal, now=NOW)
+    assert [f.name for f in result.files] == names
+    assert [f.outcome for f in result.files] == ["done"] * 12
+    assert result.rows_applied == 12
+    calls = sandbox.calls()
+    for order_id, sent in writes(calls).items():
+        assert len(sent) == 4, order_id
+        for earlier, later in itertools.pairwise(sent):
+            assert later.at >= earlier.answered, (order_id, earlier, later)
+    overlap = most_in_flight([c for c in calls if c.method != "GET"])
+    assert 2 <= overlap <= 4
+    # The calls of each file's rows count for that file; the bulk read for the first.
+    assert sum(f.calls for f in result.files) == result.calls == len(calls)
+    assert_no_skip_no_repeat(sandbox, dict.fromkeys(ids, "CheckQueue"))
+
+
+def test_an_order_across_small_files_keeps_their_order(
+    sandbox, settings, client, journal
+):
+    """One order shipped in three steps over three small files, with other orders in
+    each: replayed together, its rows still go in arrival order (its last tracking
+    code wins), and none is refused as out of sequence."""
+    ids = [o["id"] for o in sandbox.add_orders(7)]
+    target, others = ids[0], ids[1:]
+    files: list[list[list[object]]] = [
+        [[others[0], "SentOrder", "A"], [target, "OrderConfirm", "FIRST"]],
+        [[others[1], "PreparingOrder", ""], [target, "PreparingOrder", "SECOND"]],
+        [[target, "SentOrder", "LAST"], *([i, "SentOrder", f"T{i}"] for i in others)],
+    ]
+    drop_in_order(settings.folders.inbox, files)
+    sandbox.options.latency_seconds = 0.05
+    sandbox.clear_calls()
+    result = run_inbox(settings, client, journal, now=NOW)
+    assert [f.outcome for f in result.files] == ["done"] * 3
+    assert result.rows_applied == sum(len(rows) for rows in files)
+    sent = writes(sandbox.calls())[target]
+    steps = [
+        c.body["state"] if c.method == "POST" and isinstance(c.body, dict) else c.body
+        for c in sent
+    ]
+    assert [s for s in steps if isinstance(s, str)] == [
+        "OrderConfirm",
+        "PreparingOrder",
+        "SentOrder",
+    ]
+    codes = [s.get("tracking_code") for s in steps if isinstance(s, dict)]
+    assert codes == ["FIRST", "SECOND", "LAST"]
+    assert sandbox.get_order(target)["delivery_info"]["tracking_code"] == "LAST"
+    assert_no_skip_no_repeat(sandbox, dict.fromkeys(ids, "CheckQueue"))
 
 
 def test_a_429_pauses_every_sender(sandbox, settings, client, journal):

@@ -1,4 +1,5 @@
-"""One claimed inbox file: read → validate → replay its rows → archive, or to failed/.
+"""Claimed inbox files: read → validate (`prepare`) → replay their rows (`replay`, several
+small files together) → archive, or to failed/ (`conclude`).
 
 Files with the same content hash as an earlier file are not replayed ("duplicate of …")
 and are archived, unless a file claimed in between changed one of the earlier copy's
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,11 +39,19 @@ from filebridge.inbox.validation import (
 from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
 from filebridge.presets import INBOUND, read_mapping_text
-from filebridge.replay import Hold, OrderBook, RowOutcome, RowWork, replay_rows
+from filebridge.replay import (
+    FileRows,
+    Hold,
+    OrderBook,
+    ReplayResult,
+    RowOutcome,
+    RowWork,
+    replay_files,
+)
 from filebridge.selldone import SelldoneClient
 from filebridge.tables import RawRow, Table, TableFormat, read_table
 
-__all__ = ["FileProcessor", "FileReport", "Halt", "explain"]
+__all__ = ["FileProcessor", "FileReport", "Halt", "ReadyFile", "explain"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +92,17 @@ class Halt:
     stopped: bool = False
 
 
+@dataclass(frozen=True)
+class ReadyFile:
+    """A claimed file read, checked and recorded: its pending rows wait to be replayed."""
+
+    record: ledger.FileRecord
+    report: FileReport
+    table: Table
+    checked: ValidationResult
+    rows: FileRows
+
+
 class FileProcessor:
     """Processes the claimed files of one pass (collaborators, mapping, order book)."""
 
@@ -118,8 +138,12 @@ class FileProcessor:
             max_bytes=self.max_bytes,
         )
 
-    def process(self, record: ledger.FileRecord, report: FileReport) -> Halt | None:
-        """Process one claimed file into `report`; a Halt ends the pass."""
+    def prepare(
+        self, record: ledger.FileRecord, report: FileReport
+    ) -> ReadyFile | Halt | None:
+        """Read, check and record one claimed file's rows: a ReadyFile to replay, or
+        None when the file is dealt with already (a duplicate, unreadable: moved), or
+        a Halt that ends the pass (it cannot be read just now)."""
         earlier = ledger.earlier_copy(self.journal, record.sha256, before=record.id)
         key_sha = record.sha256
         if earlier is not None:
@@ -182,22 +206,37 @@ class FileProcessor:
             for r in checked.valid
             if rows[r.row].outcome == "pending"
         ]
-        replayed = replay_rows(
+        part = FileRows(
+            record.id,
+            key_sha,
+            todo,
+            {n: r.calls for n, r in rows.items()},
+            self._row_counter(record.original_name, len(rows), len(todo)),
+        )
+        return ReadyFile(record, report, table, checked, part)
+
+    def replay(self, files: Sequence[ReadyFile]) -> list[ReplayResult]:
+        """Replay the rows of `files` (arrival order) together: orders side by side
+        across the files, each order's rows in sequence (`replay.replay_files`)."""
+        return replay_files(
             self.client,
             self.journal,
-            todo,
-            file_id=record.id,
-            file_sha=key_sha,
+            [f.rows for f in files],
             book=self.book,
-            prior_calls={n: r.calls for n, r in rows.items()},
             stop=self.stop,
             held=self.held,
             concurrency=self.settings.limits.concurrency,
-            on_row=self._row_counter(record.original_name, len(rows), len(todo)),
         )
+
+    def conclude(self, ready: ReadyFile, replayed: ReplayResult) -> Halt | None:
+        """Archive the replayed file, or leave it claimed (held rows, or a Halt)."""
+        record, report = ready.record, ready.report
         report.calls = replayed.calls
         report.held = replayed.held_rows
-        if replayed.stopped or replayed.unavailable is not None:
+        unfinished = any(o.outcome == "pending" for o in replayed.outcomes) or len(
+            replayed.outcomes
+        ) < len(ready.rows.rows)
+        if (replayed.stopped or replayed.unavailable is not None) and unfinished:
             _count(report, ledger.row_records(self.journal, record.id))
             if replayed.unavailable is not None:
                 halt = Halt(unavailable=replayed.unavailable)
@@ -223,7 +262,7 @@ class FileProcessor:
             )
             log.warning("%s: %s", record.original_name, report.message)
             return None
-        self._finish(record, report, table, checked)
+        self._finish(record, report, ready.table, ready.checked)
         return None
 
     def _row_counter(

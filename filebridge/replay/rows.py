@@ -55,7 +55,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -76,7 +76,7 @@ from filebridge.selldone import SelldoneClient
 
 HALT_POLL_S = 0.05  # how soon a stop reaches senders waiting outside the limiter
 
-__all__ = ["Hold", "ReplayResult", "replay_rows"]
+__all__ = ["FileRows", "Hold", "ReplayResult", "replay_files", "replay_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,30 @@ def _read_refused(order_id: int, exc: ApiRejectedError) -> str:
     return f"Selldone refused to read order {order_id}: {exc.api_message or exc}"
 
 
+@dataclass(frozen=True)
+class FileRows:
+    """One file's part of a replay: its pending valid rows (file order), what they cost
+    in earlier runs (`prior`: row → calls) and who hears of each finished row."""
+
+    file_id: int
+    file_sha: str
+    rows: Sequence[RowWork]
+    prior: Mapping[int, int] = field(default_factory=dict)
+    on_row: Callable[[RowOutcome], None] | None = None
+
+
+@dataclass(frozen=True)
+class _Item:
+    """A row and the file it belongs to."""
+
+    file: FileRows
+    work: RowWork
+
+    @property
+    def prior_calls(self) -> int:
+        return self.file.prior.get(self.work.row, 0)
+
+
 def replay_rows(
     client: SelldoneClient,
     journal: Journal,
@@ -152,35 +176,61 @@ def replay_rows(
     held: dict[int, Hold] | None = None,
     concurrency: int = 1,
 ) -> ReplayResult:
-    """Replay `rows` (the file's pending valid rows, in file order).
+    """Replay `rows` (the file's pending valid rows, in file order): `replay_files` for
+    one file."""
+    part = FileRows(file_id, file_sha, rows, prior_calls or {}, on_row)
+    return replay_files(
+        client,
+        journal,
+        [part],
+        book=book,
+        stop=stop,
+        in_flight_grace=in_flight_grace,
+        held=held,
+        concurrency=concurrency,
+    )[0]
+
+
+def replay_files(
+    client: SelldoneClient,
+    journal: Journal,
+    files: Sequence[FileRows],
+    *,
+    book: OrderBook | None = None,
+    stop: threading.Event | None = None,
+    in_flight_grace: float | None = None,
+    held: dict[int, Hold] | None = None,
+    concurrency: int = 1,
+) -> list[ReplayResult]:
+    """Replay the rows of `files` (in arrival order) as one piece of work; a result per
+    file.
 
     Up to `concurrency` orders are replayed at once, each by one sender with a client
-    of its own (`client.fork`) on the shared budget; the rows of one order go to one
-    sender, in file order, so an order's steps never overlap. Stops early, leaving the
-    remaining rows pending, when the API is unavailable or `stop` is set (no sender
-    starts a request after that; those in flight finish and are journalled);
-    re-raises `AuthError` after journalling. A maybe-sent step too recent to check
-    (the grace defaults to the client's `write_settle`) holds its order: it joins
-    `held` (shared by the files of one pass), the rows of held orders stay pending and
-    `retry_in` says when to look again; the other rows go on.
+    of its own (`client.fork`) on the shared budget; the rows of one order, across the
+    files, go to one sender in file order and then row order, so an order's steps never
+    overlap and keep their sequence, while small files (one per shipment) fill the
+    budget together. Stops early, leaving the remaining rows pending, when the API is
+    unavailable or `stop` is set (no sender starts a request after that; those in
+    flight finish and are journalled); re-raises `AuthError` after journalling. A
+    maybe-sent step too recent to check (the grace defaults to the client's
+    `write_settle`) holds its order: it joins `held` (shared by the files of one
+    pass), the rows of held orders stay pending and `retry_in` says when to look
+    again; the other rows go on. The results share `unavailable`, `stopped`,
+    `retry_in` and `held`; each has its file's outcomes and calls.
     """
-    replay = _FileReplay(
+    replay = _Replay(
         client,
         journal,
         book or OrderBook(client, journal),
-        file_id=file_id,
-        file_sha=file_sha,
-        prior=prior_calls or {},
         stop=stop,
-        on_row=on_row,
         grace=client.write_settle if in_flight_grace is None else in_flight_grace,
-        result=ReplayResult(held=held if held is not None else {}),
+        held=held if held is not None else {},
     )
-    return replay.run(rows, max(1, concurrency))
+    return replay.run(files, max(1, concurrency))
 
 
-class _FileReplay:
-    """One file's replay: its order lanes, the senders, and what they found."""
+class _Replay:
+    """One replay: the order lanes of its files, the senders, and what they found."""
 
     def __init__(
         self,
@@ -188,72 +238,84 @@ class _FileReplay:
         journal: Journal,
         book: OrderBook,
         *,
-        file_id: int,
-        file_sha: str,
-        prior: dict[int, int],
         stop: threading.Event | None,
-        on_row: Callable[[RowOutcome], None] | None,
         grace: float,
-        result: ReplayResult,
+        held: dict[int, Hold],
     ) -> None:
         self.client = client
         self.journal = journal
         self.book = book
-        self.file_id = file_id
-        self.file_sha = file_sha
-        self.prior = prior
         self.stop = stop
-        self.on_row = on_row
         self.grace = grace
-        self.result = result
+        self.result = ReplayResult(held=held)  # the shared part of every file's result
         # Set when a sender found the API down or the token refused, or on `stop`:
         # no sender starts another request (`RateLimiter.halted_by`).
         self.halt = threading.Event()
         self.lock = threading.Lock()  # guards `result` and `failure`
         self.failure: BaseException | None = None  # re-raised once senders are done
-        self.outcomes: dict[int, RowOutcome] = {}
+        self.outcomes: dict[tuple[int, int], RowOutcome] = {}  # (file, row) →
 
-    def run(self, rows: Sequence[RowWork], concurrency: int) -> ReplayResult:
+    def run(self, files: Sequence[FileRows], concurrency: int) -> list[ReplayResult]:
         calls_before = self.book.calls
-        every_row = rows
+        items: list[_Item] = []
         decided: set[int] = set()  # orders whose first row needed nothing
-        if self.stop is None or not self.stop.is_set():
-            # Rows that need no call, decided in bulk first (`replay.settled`).
+        waiting: set[int] = set()  # orders with a row left to replay in a file before
+        for part in files:
+            if self.stop is not None and self.stop.is_set():
+                items += (_Item(part, w) for w in part.rows)
+                continue
+            # Rows that need no call, decided in bulk first (`replay.settled`); an
+            # order with a row left in an earlier file is planned after that row.
             settled = settle_rows(
-                self.journal, rows, file_id=self.file_id, prior=self.prior,
-                held=self.result.held.keys(), cached=self.book.cached,
-                on_row=self.on_row,
+                self.journal, part.rows, file_id=part.file_id, prior=part.prior,
+                held=self.result.held.keys() | waiting, cached=self.book.cached,
+                on_row=part.on_row,
             )  # fmt: skip
-            self.outcomes.update((o.row, o) for o in settled.outcomes)
-            decided = {o.order_id for o in settled.outcomes}
-            rows = settled.rest
+            self.outcomes.update(((part.file_id, o.row), o) for o in settled.outcomes)
+            decided |= {o.order_id for o in settled.outcomes} - waiting
+            items += (_Item(part, w) for w in settled.rest)
+            waiting |= {w.order_id for w in settled.rest}
         try:
             self.book.prefetch(
-                (w.order_id for w in rows), refresh=self._to_confirm(rows, decided)
+                (i.work.order_id for i in items),
+                refresh=self._to_confirm(items, decided),
             )
         except StopRequestedError:
             self.result.stopped = True
-            return self.result
+            items = []
         except ApiUnavailableError as exc:
             self.result.unavailable = exc
         except ApiRejectedError as exc:
             log.warning("listing orders was refused (%s); reading them one by one", exc)
-        if self.result.unavailable is None:
-            lanes = _lanes(rows)
+        if self.result.unavailable is None and items:
+            lanes = _lanes(items)
             if concurrency == 1 or len(lanes) <= 1:
                 for lane in lanes:
                     self._lane(self.client, lane)
             else:
                 self._in_parallel(lanes, min(concurrency, len(lanes)))
-        self.result.outcomes = [
-            self.outcomes[w.row] for w in every_row if w.row in self.outcomes
-        ]
-        self.result.calls = self.book.calls - calls_before
         if self.failure is not None:
             raise self.failure
-        return self.result
+        return self._results(files, self.book.calls - calls_before)
 
-    def _to_confirm(self, rows: Sequence[RowWork], decided: set[int]) -> list[int]:
+    def _results(self, files: Sequence[FileRows], calls: int) -> list[ReplayResult]:
+        """A result per file; the calls of a row count for its file, the bulk reads
+        (list calls) for the first file."""
+        results: list[ReplayResult] = []
+        for part in files:
+            outcomes = [
+                self.outcomes[(part.file_id, w.row)]
+                for w in part.rows
+                if (part.file_id, w.row) in self.outcomes
+            ]
+            spent = sum(max(0, o.calls - part.prior.get(o.row, 0)) for o in outcomes)
+            results.append(replace(self.result, outcomes=outcomes, calls=spent))
+        if results:
+            rest = calls - sum(r.calls for r in results)
+            results[0].calls += max(0, rest)
+        return results
+
+    def _to_confirm(self, items: Sequence[_Item], decided: set[int]) -> list[int]:
         """Known orders whose remembered state their first row must not be planned on.
 
         Only the first row of each order: a later row plans on what the earlier ones
@@ -262,40 +324,41 @@ class _FileReplay:
         """
         wanted: set[int] = set()
         looked = set(decided)
-        for work in rows:
-            if work.order_id in looked or work.order_id in self.result.held:
+        for item in items:
+            order_id = item.work.order_id
+            if order_id in looked or order_id in self.result.held:
                 continue
-            looked.add(work.order_id)
-            facts = self.book.get(work.order_id)
+            looked.add(order_id)
+            facts = self.book.get(order_id)
             if (
                 facts is not None
                 and not facts.fresh
-                and self._runner(self.client, work).needs_fresh(facts)
+                and self._runner(self.client, item).needs_fresh(facts)
             ):
-                wanted.add(work.order_id)
+                wanted.add(order_id)
         return sorted(wanted)
 
-    def _runner(self, client: SelldoneClient, work: RowWork) -> RowReplay:
+    def _runner(self, client: SelldoneClient, item: _Item) -> RowReplay:
         return RowReplay(
             client,
             self.journal,
             self.book,
-            work,
-            file_id=self.file_id,
-            file_sha=self.file_sha,
-            calls=self.prior.get(work.row, 0),
+            item.work,
+            file_id=item.file.file_id,
+            file_sha=item.file.file_sha,
+            calls=item.prior_calls,
             stop=self,
             in_flight_grace=self.grace,
         )
 
-    def _in_parallel(self, lanes: list[list[RowWork]], senders: int) -> None:
+    def _in_parallel(self, lanes: list[list[_Item]], senders: int) -> None:
         """The lanes on `senders` threads, each with a client (session) of its own."""
         clients: queue.SimpleQueue[SelldoneClient] = queue.SimpleQueue()
         forks = [self.client.fork() for _ in range(senders)]
         for fork in forks:
             clients.put(fork)
 
-        def send(lane: list[RowWork]) -> None:
+        def send(lane: list[_Item]) -> None:
             client = clients.get()
             try:
                 with client.limiter.halted_by(self.halt):
@@ -330,46 +393,48 @@ class _FileReplay:
             self.halt.set()
         return self.halt.is_set()
 
-    def _lane(self, client: SelldoneClient, lane: list[RowWork]) -> None:
+    def _lane(self, client: SelldoneClient, lane: list[_Item]) -> None:
         """One order's rows, in file order, through `client`."""
-        for index, work in enumerate(lane):
+        for index, item in enumerate(lane):
             if self.is_set():
                 if self.result.unavailable is not None:
-                    self._record(*self._not_reached(lane[index:]))
+                    self._record(item.file, *self._not_reached(lane[index:]))
                 else:
                     with self.lock:
                         self.result.stopped = True
                 return
-            blocker = self.result.held.get(work.order_id)
+            blocker = self.result.held.get(item.work.order_id)
             if blocker is not None:
-                self._record(
-                    _wait_behind(self.journal, self.file_id, work, blocker, self.prior)
-                )
+                self._record(item.file, _wait_behind(self.journal, item, blocker))
                 continue
-            if not self._row(client, work):
-                self._record(*self._not_reached(lane[index + 1 :]))
+            if not self._row(client, item):
+                for rest in lane[index + 1 :]:
+                    self._record(rest.file, *self._not_reached([rest]))
                 return
 
-    def _not_reached(self, works: Sequence[RowWork]) -> list[RowOutcome]:
+    def _not_reached(self, items: Sequence[_Item]) -> list[RowOutcome]:
         if self.result.unavailable is None:
             return []
         return [
             RowOutcome(
-                w.row, w.order_id, "pending", "not reached", self.prior.get(w.row, 0)
+                i.work.row, i.work.order_id, "pending", "not reached", i.prior_calls
             )
-            for w in works
+            for i in items
         ]
 
-    def _record(self, *outcomes: RowOutcome, counted: bool = False) -> None:
+    def _record(
+        self, part: FileRows, *outcomes: RowOutcome, counted: bool = False
+    ) -> None:
         with self.lock:
             for outcome in outcomes:
-                self.outcomes[outcome.row] = outcome
-                if counted and self.on_row is not None:
-                    self.on_row(outcome)
+                self.outcomes[(part.file_id, outcome.row)] = outcome
+                if counted and part.on_row is not None:
+                    part.on_row(outcome)
 
-    def _row(self, client: SelldoneClient, work: RowWork) -> bool:
+    def _row(self, client: SelldoneClient, item: _Item) -> bool:
         """Replay one row; False when its lane (and, but for a hold, the file) ends."""
-        runner = self._runner(client, work)
+        work, part = item.work, item.file
+        runner = self._runner(client, item)
         try:
             outcome = runner.run()
         except StopRequestedError:
@@ -377,12 +442,12 @@ class _FileReplay:
             with self.lock:
                 self.result.stopped = True
             self.halt.set()
-            self._record(runner.outcome("pending", "stopped"))
+            self._record(part, runner.outcome("pending", "stopped"))
             return False
         except StepInFlightError as exc:
             hold = Hold(
                 work.order_id,
-                self.file_id,
+                part.file_id,
                 work.row,
                 exc.action,
                 exc.reason,
@@ -396,7 +461,7 @@ class _FileReplay:
                 )
             log.warning("row %d: %s", work.row, hold.describe())
             outcome = runner.finish("pending", hold.describe())
-            self._record(replace(outcome, held=True))
+            self._record(part, replace(outcome, held=True))
             return True
         except ApiRejectedError as exc:
             # A GET of this order was refused (404 unknown order, ...): reject the row.
@@ -406,12 +471,12 @@ class _FileReplay:
                 if self.result.unavailable is None:
                     self.result.unavailable = exc
             self.halt.set()
-            self._record(runner.outcome("pending", str(exc)))
+            self._record(part, runner.outcome("pending", str(exc)))
             return False
         except AuthError as exc:
             self._fail(exc)
             return False
-        self._record(outcome, counted=True)
+        self._record(part, outcome, counted=True)
         if outcome.outcome == "pending":
             with self.lock:
                 self.result.stopped = True
@@ -420,28 +485,29 @@ class _FileReplay:
         return True
 
 
-def _lanes(rows: Sequence[RowWork]) -> list[list[RowWork]]:
-    """The rows grouped by order, in file order within each, orders by first row."""
-    lanes: dict[int, list[RowWork]] = {}
-    for work in rows:
-        lanes.setdefault(work.order_id, []).append(work)
+def _lanes(items: Sequence[_Item]) -> list[list[_Item]]:
+    """The rows grouped by order, in file (then row) order within each, orders by
+    their first row."""
+    lanes: dict[int, list[_Item]] = {}
+    for item in items:
+        lanes.setdefault(item.work.order_id, []).append(item)
     return list(lanes.values())
 
 
-def _wait_behind(
-    journal: Journal,
-    file_id: int,
-    work: RowWork,
-    blocker: Hold,
-    prior: dict[int, int],
-) -> RowOutcome:
+def _wait_behind(journal: Journal, item: _Item, blocker: Hold) -> RowOutcome:
     """A row of a held order: it stays pending (and says why) so the order keeps its
     sequence; nothing is sent for it in this pass."""
+    work = item.work
     message = blocker.behind()
-    calls = prior.get(work.row, 0)
+    calls = item.prior_calls
     with journal.atomic():
         ledger.set_row(
-            journal, file_id, work.row, outcome="pending", message=message, calls=calls
+            journal,
+            item.file.file_id,
+            work.row,
+            outcome="pending",
+            message=message,
+            calls=calls,
         )
     log.info("row %d: %s", work.row, message)
     return RowOutcome(work.row, work.order_id, "pending", message, calls, held=True)
