@@ -138,8 +138,9 @@ class RowReplay:
         )
         return self.outcome(outcome, message)
 
-    def run(self) -> RowOutcome:
-        """Settle steps a crash left `sent`, plan on known or fresh facts, send."""
+    def _reconcile(self) -> None:
+        """Settle the row's steps left `sent` (`reconcile`): raises StepInFlightError
+        while one of them may still be running in the shop."""
         reconcile_sent_steps(
             self.journal,
             file_id=self.file_id,
@@ -149,6 +150,10 @@ class RowReplay:
             sent=self.sent,
             in_flight_grace=self.in_flight_grace,
         )
+
+    def run(self) -> RowOutcome:
+        """Settle steps a crash left `sent`, plan on known or fresh facts, send."""
+        self._reconcile()
         facts = self.book.get(self.work.order_id) or self._fetch()
         if self.needs_fresh(facts):
             facts = self._fetch()
@@ -394,15 +399,7 @@ class RowReplay:
             action.describe(),
             self.work.row,
         )
-        reconcile_sent_steps(
-            self.journal,
-            file_id=self.file_id,
-            row=self.work.row,
-            order_id=self.work.order_id,
-            fetch=self._fetch,
-            sent=self.sent,
-            in_flight_grace=self.in_flight_grace,
-        )
+        self._reconcile()
         return self._plan(self.book.get(self.work.order_id) or self._fetch())
 
     def _unanswered(self, key: str, action: Action, exc: ApiError) -> None:
