@@ -16,7 +16,7 @@ from filebridge.outbox.export import run_export
 from filebridge.replay.fulfilment import FulfilmentRequest
 from filebridge.replay.order_book import OrderBook
 from filebridge.replay.row import RowWork, step_key
-from filebridge.replay.rows import replay_rows
+from filebridge.replay.rows import FileRows, replay_files, replay_rows
 from filebridge.selldone.client import SelldoneClient
 from filebridge.selldone.models import FulfilmentState as S
 from tests.conftest import wait_until
@@ -375,6 +375,69 @@ def test_replay_write_that_outlives_the_client_timeout_is_not_sent_twice(
         )
     assert [o.outcome for o in third.outcomes] == ["applied"]
     assert state_posts(sandbox) == [(order["id"], "OrderConfirm")]
+
+
+def test_replay_503_then_a_timed_out_retry_is_held_not_resent(sandbox, journal):
+    """The first attempt gets a 503 (retried), the retry outlives the client timeout:
+    that retry may still be running in the shop, so the order is held for the settle
+    time, not resent at once (found in review: it was applied twice)."""
+    order = sandbox.add_order(delivery_state="PreparingOrder")
+    work = rows((order["id"], FulfilmentRequest(state=S.SENT_ORDER)))
+    file_id = register(journal, work)
+    where = {"method": "POST", "path_contains": f"/{order['id']}/state"}
+    sandbox.faults.fail_next(503, **where)
+    sandbox.faults.delay_next(0.0, **where)  # the 503 takes the first delay slot
+    sandbox.faults.delay_next(1.5, **where)  # the retry outlives the 0.5 s timeout
+    with SelldoneClient(
+        sandbox.url,
+        sandbox.shop_id,
+        sandbox.token,
+        requests_per_minute=100_000,
+        timeout=0.5,
+        write_settle=30.0,
+    ) as impatient:
+        first = replay_rows(impatient, journal, work, file_id=file_id, file_sha=SHA)
+        assert set(first.held) == {order["id"]}
+        assert wait_until(
+            lambda: sandbox.get_order(order["id"])["delivery_state"] == "SentOrder"
+        )
+        done = replay_rows(
+            impatient, journal, work, file_id=file_id, file_sha=SHA, in_flight_grace=0
+        )
+    assert [o.outcome for o in done.outcomes] == ["applied"]
+    posts = [c.status for c in sandbox.calls() if c.method == "POST"]
+    assert posts == [503, 200]  # the retry applied it; nothing sent a third time
+
+
+def test_replay_files_keeps_each_row_in_its_own_file_when_the_api_goes_away(
+    sandbox, client, journal
+):
+    """Two files replayed together, one sender; order Y's writes keep failing: the
+    rows not reached are recorded in their own files (order Z has a row in each),
+    and the applied row of the first file keeps its outcome."""
+    x, y, z = (sandbox.add_order(delivery_state="OrderConfirm")["id"] for _ in range(3))
+    go = FulfilmentRequest(state=S.PREPARING_ORDER)
+    a_rows = rows((x, go), (y, go), (z, go))
+    b_rows = [RowWork(2, z, FulfilmentRequest(state=S.SENT_ORDER))]
+    a = register(journal, a_rows)
+    b = register(journal, b_rows)
+    sandbox.faults.fail_next(503, times=100, path_contains=f"/{y}/")
+    first, second = replay_files(
+        client,
+        journal,
+        [FileRows(a, SHA, a_rows), FileRows(b, "b" * 64, b_rows)],
+        concurrency=1,
+    )
+    assert first.unavailable is not None
+    assert [(o.order_id, o.outcome) for o in first.outcomes] == [
+        (x, "applied"),
+        (y, "pending"),
+        (z, "pending"),
+    ]
+    assert [(o.order_id, o.outcome, o.message) for o in second.outcomes] == [
+        (z, "pending", "not reached")
+    ]
+    assert ledger.row_records(journal, a)[2].outcome == "applied"
 
 
 @pytest.mark.parametrize(("status", "waits"), [(500, False), (502, True), (504, True)])

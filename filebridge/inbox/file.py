@@ -88,7 +88,6 @@ class Halt:
     """
 
     unavailable: ApiUnavailableError | None = None
-    retry_in: float | None = None
     stopped: bool = False
 
 
@@ -241,13 +240,7 @@ class FileProcessor:
             if replayed.unavailable is not None:
                 halt = Halt(unavailable=replayed.unavailable)
                 report.message = str(replayed.unavailable)
-            elif replayed.retry_in is not None:
-                halt = Halt(retry_in=replayed.retry_in)
-                report.message = (
-                    "a request of an earlier, interrupted run may still be running; "
-                    f"its order is checked again in {replayed.retry_in:.0f} s"
-                )
-            else:
+            else:  # stopped (held orders are looked at again by `InboxResult`)
                 halt = Halt(stopped=True)
                 report.message = "stopped; the file resumes on the next run"
             log.warning("%s left pending: %s", record.original_name, report.message)

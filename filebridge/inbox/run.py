@@ -263,8 +263,5 @@ class _Batch:
         result = self.result
         if halt.unavailable is not None:
             result.unavailable = halt.unavailable
-        if halt.retry_in is not None:
-            due = halt.retry_in
-            result.next_check_in = min(result.next_check_in or due, due)
         if halt.stopped:
             result.stopped = True

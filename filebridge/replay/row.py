@@ -414,8 +414,11 @@ class RowReplay:
             if exc.fate is RequestFate.NOT_PROCESSED and key not in self.ambiguous:
                 ledger.mark_step(self.journal, key, "planned")
             else:
-                # A 503 was answered: whatever a gateway let through is done.
-                ended = exc.fate is RequestFate.ENDED or key in self.ambiguous
+                # A 503 was answered: whatever a gateway let through is done, unless
+                # the last attempt (a retry) may itself still be running there.
+                ended = exc.fate is RequestFate.ENDED or (
+                    key in self.ambiguous and exc.fate is not RequestFate.MAY_BE_RUNNING
+                )
                 ledger.mark_unanswered(self.journal, key, str(exc), ended=ended)
             self.finish("pending", f"{action.describe()} unconfirmed: {exc}")
 

@@ -398,7 +398,7 @@ class _Replay:
         for index, item in enumerate(lane):
             if self.is_set():
                 if self.result.unavailable is not None:
-                    self._record(item.file, *self._not_reached(lane[index:]))
+                    self._not_reached(lane[index:])
                 else:
                     with self.lock:
                         self.result.stopped = True
@@ -408,19 +408,18 @@ class _Replay:
                 self._record(item.file, _wait_behind(self.journal, item, blocker))
                 continue
             if not self._row(client, item):
-                for rest in lane[index + 1 :]:
-                    self._record(rest.file, *self._not_reached([rest]))
+                self._not_reached(lane[index + 1 :])
                 return
 
-    def _not_reached(self, items: Sequence[_Item]) -> list[RowOutcome]:
+    def _not_reached(self, items: Sequence[_Item]) -> None:
+        """With the API unavailable, the lane's rows left say so (each in its file)."""
         if self.result.unavailable is None:
-            return []
-        return [
-            RowOutcome(
+            return
+        for i in items:
+            outcome = RowOutcome(
                 i.work.row, i.work.order_id, "pending", "not reached", i.prior_calls
             )
-            for i in items
-        ]
+            self._record(i.file, outcome)
 
     def _record(
         self, part: FileRows, *outcomes: RowOutcome, counted: bool = False
