@@ -78,6 +78,18 @@ def left_sent(journal: Journal, file_id: int, order_id: int, state: str) -> str:
     return key
 
 
+def impatient_client(sandbox, *, write_settle: float) -> SelldoneClient:
+    """A client that gives up on an answer after 0.5 s."""
+    return SelldoneClient(
+        sandbox.url,
+        sandbox.shop_id,
+        sandbox.token,
+        requests_per_minute=100_000,
+        timeout=0.5,
+        write_settle=write_settle,
+    )
+
+
 def rows(*pairs):
     return [RowWork(n + 2, oid, req) for n, (oid, req) in enumerate(pairs)]
 
@@ -348,14 +360,7 @@ def test_replay_write_that_outlives_the_client_timeout_is_not_sent_twice(
     work = rows((order["id"], FulfilmentRequest(state=S.ORDER_CONFIRM)))
     file_id = register(journal, work)
     sandbox.faults.delay_next(1.5, method="POST", path_contains="/state")
-    with SelldoneClient(
-        sandbox.url,
-        sandbox.shop_id,
-        sandbox.token,
-        requests_per_minute=100_000,
-        timeout=0.5,
-        write_settle=3.0,
-    ) as impatient:
+    with impatient_client(sandbox, write_settle=3.0) as impatient:
         assert impatient.write_settle == 3.0
         first = replay_rows(impatient, journal, work, file_id=file_id, file_sha=SHA)
         # Timed out: maybe applied. One GET does not show it yet: the order is held.
@@ -388,14 +393,7 @@ def test_replay_503_then_a_timed_out_retry_is_held_not_resent(sandbox, journal):
     sandbox.faults.fail_next(503, **where)
     sandbox.faults.delay_next(0.0, **where)  # the 503 takes the first delay slot
     sandbox.faults.delay_next(1.5, **where)  # the retry outlives the 0.5 s timeout
-    with SelldoneClient(
-        sandbox.url,
-        sandbox.shop_id,
-        sandbox.token,
-        requests_per_minute=100_000,
-        timeout=0.5,
-        write_settle=30.0,
-    ) as impatient:
+    with impatient_client(sandbox, write_settle=30.0) as impatient:
         first = replay_rows(impatient, journal, work, file_id=file_id, file_sha=SHA)
         assert set(first.held) == {order["id"]}
         assert wait_until(
