@@ -8,6 +8,7 @@ per-request latency the spans are long enough for overlaps to show.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import signal
 import sqlite3
@@ -180,7 +181,7 @@ def test_a_file_per_order_replays_the_orders_side_by_side(
 
 
 def test_an_order_across_small_files_keeps_their_order(
-    sandbox, settings, client, journal
+    sandbox, settings, client, journal, caplog
 ):
     """One order shipped in three steps over three small files, with other orders in
     each: replayed together, its rows still go in arrival order (its last tracking
@@ -195,8 +196,12 @@ def test_an_order_across_small_files_keeps_their_order(
     drop_in_order(settings.folders.inbox, files)
     sandbox.options.latency_seconds = 0.05
     sandbox.clear_calls()
-    result = run_inbox(settings, client, journal, now=NOW)
+    with caplog.at_level(logging.INFO, logger="filebridge.replay"):
+        result = run_inbox(settings, client, journal, now=NOW)
     assert [f.outcome for f in result.files] == ["done"] * 3
+    # The rows of the three files interleave in the log: each line names its file.
+    assert any(f"order {target} (ship-99.csv row 3)" in m for m in caplog.messages)
+    assert any(f"order {target} (ship-97.csv row 2)" in m for m in caplog.messages)
     assert result.rows_applied == sum(len(rows) for rows in files)
     sent = writes(sandbox.calls())[target]
     steps = [

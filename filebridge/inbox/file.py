@@ -211,6 +211,7 @@ class FileProcessor:
             todo,
             {n: r.calls for n, r in rows.items()},
             self._row_counter(record.original_name, len(rows), len(todo)),
+            record.original_name,
         )
         return ReadyFile(record, report, table, checked, part)
 

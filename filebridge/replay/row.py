@@ -40,7 +40,7 @@ from filebridge.replay.order_book import OrderBook, OrderFacts
 from filebridge.replay.reconcile import note_sent, reconcile_sent_steps, shows_step
 from filebridge.selldone import FulfilmentState, SelldoneClient, SendHook
 
-__all__ = ["RowOutcome", "RowReplay", "RowWork", "StopSignal", "step_key"]
+__all__ = ["RowOutcome", "RowReplay", "RowWork", "StopSignal", "row_label", "step_key"]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,11 @@ class RowOutcome:
     held: bool = False  # pending because its order is held (a doubtful step)
 
 
+def row_label(source: str, row: int) -> str:
+    """A row for the log: `status.csv row 12` (rows of several files interleave)."""
+    return f"{source} row {row}" if source else f"row {row}"
+
+
 class RowReplay:
     """Replays one row; `calls` accumulates across runs (the journal keeps the count)."""
 
@@ -92,8 +97,10 @@ class RowReplay:
         calls: int,
         stop: StopSignal | None,
         in_flight_grace: float,
+        source: str = "",
     ) -> None:
         self.in_flight_grace = in_flight_grace
+        self.source = source  # the file's name, for the log
         self.client = client
         self.journal = journal
         self.book = book
@@ -105,6 +112,10 @@ class RowReplay:
         self.sent: list[str] = ledger.confirmed_step_names(journal, file_id, work.row)
         self.ambiguous: set[str] = set()  # steps an attempt of which may have applied
         self.doubted: set[str] = set()  # steps looked for after an unanswered attempt
+
+    @property
+    def where(self) -> str:
+        return row_label(self.source, self.work.row)
 
     def key(self, action: Action) -> str:
         return step_key(self.file_sha, self.work.row, self.work.order_id, action.name)
@@ -256,10 +267,10 @@ class RowReplay:
                 self.book.after(self.work.order_id, facts)
                 self.sent.append(action.name)
                 log.info(
-                    "applied %s to order %d (row %d)",
+                    "applied %s to order %d (%s)",
                     action.describe(),
                     self.work.order_id,
-                    self.work.row,
+                    self.where,
                 )
                 if index == len(plan.actions) - 1:
                     return self.finish("applied", _applied_message(self.sent, plan))
@@ -289,11 +300,11 @@ class RowReplay:
             # Same state as we planned from: the refusal is about something else.
             return self._reject(key, action, exc)
         log.info(
-            "order %d is %s, not %s: re-planning row %d",
+            "order %d is %s, not %s: re-planning %s",
             self.work.order_id,
             fresh.state,
             before.state if before else "?",
-            self.work.row,
+            self.where,
         )
         return self._plan(fresh)
 
@@ -394,10 +405,10 @@ class RowReplay:
         order until the settle time while every other order goes on."""
         log.warning(
             "order %d: %s got no answer; reading the order to see whether it was "
-            "applied (row %d)",
+            "applied (%s)",
             self.work.order_id,
             action.describe(),
-            self.work.row,
+            self.where,
         )
         self._reconcile()
         return self._plan(self.book.get(self.work.order_id) or self._fetch())

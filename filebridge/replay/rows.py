@@ -70,7 +70,7 @@ from filebridge.journal import Journal
 from filebridge.journal import inbox as ledger
 from filebridge.replay.order_book import OrderBook
 from filebridge.replay.reconcile import StepInFlightError
-from filebridge.replay.row import RowOutcome, RowReplay, RowWork
+from filebridge.replay.row import RowOutcome, RowReplay, RowWork, row_label
 from filebridge.replay.settled import settle_rows
 from filebridge.selldone import SelldoneClient
 
@@ -147,6 +147,7 @@ class FileRows:
     rows: Sequence[RowWork]
     prior: Mapping[int, int] = field(default_factory=dict)
     on_row: Callable[[RowOutcome], None] | None = None
+    name: str = ""  # the file's name, for the log
 
 
 @dataclass(frozen=True)
@@ -349,6 +350,7 @@ class _Replay:
             calls=item.prior_calls,
             stop=self,
             in_flight_grace=self.grace,
+            source=item.file.name,
         )
 
     def _in_parallel(self, lanes: list[list[_Item]], senders: int) -> None:
@@ -458,7 +460,7 @@ class _Replay:
                 self.result.retry_in = min(
                     self.result.retry_in or exc.seconds, exc.seconds
                 )
-            log.warning("row %d: %s", work.row, hold.describe())
+            log.warning("%s: %s", runner.where, hold.describe())
             outcome = runner.finish("pending", hold.describe())
             self._record(part, replace(outcome, held=True))
             return True
@@ -508,5 +510,5 @@ def _wait_behind(journal: Journal, item: _Item, blocker: Hold) -> RowOutcome:
             message=message,
             calls=calls,
         )
-    log.info("row %d: %s", work.row, message)
+    log.info("%s: %s", row_label(item.file.name, work.row), message)
     return RowOutcome(work.row, work.order_id, "pending", message, calls, held=True)
