@@ -566,6 +566,23 @@ def test_fault_drop_next_is_a_connection_error(box):
     ]
 
 
+def test_reset_waits_for_a_delayed_write_its_client_gave_up_on(box):
+    """A write still being handled (its client timed out) lands before the reset, never
+    in the fresh shop, whose order ids start over (a test's write leaked into the next
+    test's shop on CI)."""
+    order = first_order(box)
+    box.faults.delay_next(1.0, method="PUT")
+    url = f"{box.url}/shops/{box.shop_id}/process-center/baskets/{order['id']}/tracking"
+    headers = {"Authorization": f"Bearer {box.token}", "Accept": "application/json"}
+    with pytest.raises(requests.exceptions.Timeout):
+        requests.put(url, json={"tracking_code": "LEAK"}, headers=headers, timeout=0.2)
+    box.reset()
+    time.sleep(1.1)  # past the delay: without the wait, the write lands only now
+    fresh = box.get_order(order["id"])
+    assert (fresh.get("delivery_info") or {}).get("tracking_code") != "LEAK"
+    assert box.calls() == []
+
+
 def test_fault_drop_after_processing_applies_the_write(box):
     """drop_next(after_processing=True) applies the write and loses only the answer."""
     order = first_order(box)

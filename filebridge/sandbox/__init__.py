@@ -44,6 +44,7 @@ __all__ = [
 
 DEFAULT_SHOP_ID = 12345
 _POLL_INTERVAL_S = 0.05  # how quickly stop() is noticed by serve_forever
+RESET_WAIT_S = 10.0  # reset() waits at most this long for requests still handled
 
 
 class Sandbox:
@@ -113,7 +114,12 @@ class Sandbox:
     # --- lifecycle -------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to the seeded shop: orders, faults, call log, rate limit, options."""
+        """Back to the seeded shop: orders, faults, call log, rate limit, options.
+
+        Requests still being handled (a delayed write its client gave up on) finish
+        first, so none of them lands in the fresh shop (order ids start over).
+        """
+        self._log.wait_idle(RESET_WAIT_S)
         self._shop.reseed()
         self.faults.clear()
         self._log.clear()

@@ -40,24 +40,34 @@ class CallLog:
     """Thread-safe; a call is listed once its answer is decided, ordered by arrival."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._next_seq = 0
         self._cleared_before = 0
         self._done: dict[int, Call] = {}
+        self._open: set[int] = set()  # arrived, answer not decided yet
 
     def begin(self) -> tuple[int, float]:
         """Reserve the arrival slot of a request; returns (sequence, time.time())."""
         with self._lock:
             seq = self._next_seq
             self._next_seq += 1
+            self._open.add(seq)
         return seq, time.time()
 
-    def finish(self, seq: int, call: Call) -> None:
+    def finish(self, seq: int, call: Call | None) -> None:
+        """The request's answer is decided (None: it failed inside the sandbox)."""
         with self._lock:
-            if (
-                seq >= self._cleared_before
-            ):  # requests in flight during clear() stay out
+            self._open.discard(seq)
+            self._lock.notify_all()
+            if call is not None and seq >= self._cleared_before:
+                # requests in flight during clear() stay out
                 self._done[seq] = call
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is being handled (a delay a client gave up on may
+        still be running); False if some still were after `timeout` seconds."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._open, timeout)
 
     def calls(self) -> list[Call]:
         with self._lock:

@@ -97,7 +97,11 @@ class _Handler(BaseHTTPRequestHandler):
         request = Request(
             method, parts.path, target, query, body, self.headers.get("Authorization")
         )
-        reply = answer(backend, request)
+        try:
+            reply = answer(backend, request)
+        except BaseException:
+            backend.log.finish(seq, None)
+            raise
         # Logged before answering, so a client that has its response sees its call.
         backend.log.finish(
             seq, Call(method, parts.path, query, reply.status, body, at, time.time())
