@@ -35,6 +35,9 @@ own rows by design, so the group's first row is the one that can wait behind oth
 * A *hold* of order P is `[a, a + write_settle_seconds]` for every write naming P whose
   answer filebridge did not get: a dropped connection (status 0), a delay armed beyond
   the client timeout, or a write that arrived at most `delay + 0.2 s` before a SIGKILL.
+  The hold starts when the write came into doubt: at the drop, at the client's timeout
+  (`a + timeout_seconds`) for a delayed write, or at the kill, whichever came first;
+  until then it is a request in flight, whose answer any bridge waits for.
   (This is the longest a correct bridge may keep P's later steps back; wider than the
   real hold, so it can only over-count.)
 * *Idle*: the gap between two consecutive API calls (any order, any route), minus its
@@ -724,12 +727,19 @@ def _check_waits(ev: Evidence, report: CheckReport) -> None:
         order_id = basket_id(call.path)
         if name not in WRITE_FILTERS or order_id is None:
             continue
-        unanswered = call.status == 0 or delay >= ev.timeout_seconds
-        killed = any(
-            call.at <= k <= call.at + delay + KILL_IN_FLIGHT_S for k in ev.kills_at
-        )
-        if unanswered or killed:
-            holds[order_id].append((call.at, call.at + ev.write_settle_seconds))
+        # In doubt from the drop, the client's timeout or the kill, whichever came
+        # first; before that the write is a request in flight, not a doubt.
+        doubt_from = [
+            *([call.at] if call.status == 0 else []),
+            *([call.at + ev.timeout_seconds] if delay >= ev.timeout_seconds else []),
+            *(
+                k
+                for k in ev.kills_at
+                if call.at <= k <= call.at + delay + KILL_IN_FLIGHT_S
+            ),
+        ]
+        if doubt_from:
+            holds[order_id].append((min(doubt_from), call.at + ev.write_settle_seconds))
     merged_holds = {o: _merge(spans) for o, spans in holds.items()}
     excused = list(ev.excused)
     idle: list[Span] = []
